@@ -1,0 +1,150 @@
+#!/bin/bash
+# check.sh: every test of the project. Ends with "N passed, N failed, N skipped"
+# and exits non-zero on any failure or kernel splat.
+#
+# Stages: host checks (overlay, checkpatch, series), the debug kernel build,
+# the kselftest build, then one boot of the debug kernel
+# (page_table_check=on) that runs KUnit at boot and the kselftests.
+. "$(dirname "$0")/lib.sh"
+
+RES=$BUILD/check
+rm -rf "$RES"
+mkdir -p "$RES"
+: > "$RES/results"
+
+# result PASS|FAIL|SKIP NAME [WHY]
+result() {
+	printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >> "$RES/results"
+	printf '  %-4s %s%s\n' "$1" "$2" "${3:+ ($3)}" >&2
+}
+
+host_overlay() {
+	if "$TOP/harness/kernel.sh" source > "$RES/overlay.log" 2>&1; then
+		result PASS "host: overlay applies to linux-source-6.12 $(base_pkg_version)"
+	else
+		cat "$RES/overlay.log" >&2
+		result FAIL "host: overlay applies"
+		return 1
+	fi
+}
+
+host_checkpatch() {
+	local pristine f
+	pristine=$(readlink -f "$PRISTINE_LINK")
+	cd "$TOP"
+	# New kernel files (not patches, not selftest build glue).
+	for f in $(for d in $OVERLAY_DIRS; do if [ -d "$d" ]; then find "$d" -type f; fi; done |
+		   grep -vE '\.patch$|/\.gitignore$|/Makefile$|/config$' | LC_ALL=C sort); do
+		if (cd "$pristine" && perl scripts/checkpatch.pl --strict --no-signoff \
+			--quiet -f "$TOP/$f") > "$RES/cp.log" 2>&1; then
+			result PASS "host: checkpatch --strict $f"
+		else
+			sed 's/^/    /' "$RES/cp.log" >&2
+			result FAIL "host: checkpatch --strict $f"
+		fi
+	done
+}
+
+host_series() {
+	if ! "$TOP/harness/series.sh" > "$RES/series.log" 2>&1; then
+		sed 's/^/    /' "$RES/series.log" >&2
+		result FAIL "host: make series (git am on the base tree, checkpatch)"
+		return 0
+	fi
+	grep -E '^(PASS|FAIL)	' "$RES/series.log" | while IFS=$'\t' read -r r name why; do
+		result "$r" "$name" "$why"
+	done
+	grep -q '^FAIL	' "$RES/series.log" && sed 's/^/    /' "$RES/series.log" >&2
+	return 0
+}
+
+build_debug() {
+	if "$TOP/harness/kernel.sh" build debug; then
+		result PASS "build: debug kernel"
+	else
+		result FAIL "build: debug kernel"
+		return 1
+	fi
+}
+
+build_selftests() {
+	if "$TOP/harness/selftests.sh" build debug > "$RES/kselftest-build.log" 2>&1; then
+		result PASS "build: pt_share kselftests"
+	else
+		cat "$RES/kselftest-build.log" >&2
+		result FAIL "build: pt_share kselftests"
+		return 1
+	fi
+}
+
+guest_tests() {
+	local run=$BUILD/vm/check rc=0
+	rm -rf "$run"
+	VM_RUN_DIR=$run FLAVOUR=debug "$TOP/harness/vm.sh" \
+		"$TOP/harness/guest/run-kselftests.sh $BUILD/kselftest/pt_share" || rc=$?
+
+	# KUnit ran at boot; its KTAP is on the console.
+	sed -E 's/^\[ *[0-9.]+\] //' "$run/console.log" > "$RES/console.txt"
+	local kunit=0
+	while read -r st rest; do
+		kunit=$((kunit + 1))
+		case "$st:$rest" in
+		ok:*"# SKIP"*) result SKIP "kunit: ${rest%% #*}" "${rest#*# SKIP }" ;;
+		ok:*) result PASS "kunit: $rest" ;;
+		*) result FAIL "kunit: $rest" ;;
+		esac
+	done < <(grep -E '^    (not )?ok [0-9]+ ' "$RES/console.txt" |
+		 sed -E 's/^ +//; s/^ok [0-9]+ /ok /; s/^not ok [0-9]+ /notok /')
+	[ $kunit -gt 0 ] || result FAIL "kunit: no KUnit results on the console"
+
+	# kselftests: one result per TAP line, per program.
+	local prog="" ntests=0
+	while IFS= read -r line; do
+		case "$line" in
+		KSELFTEST_PROGRAM_START*) prog=${line#* }; ntests=0 ;;
+		KSELFTEST_PROGRAM_END*)
+			set -- $line
+			[ $ntests -gt 0 ] || result FAIL "kselftest: $2 reported no test (status $3)"
+			;;
+		"ok "*"# SKIP"*)
+			ntests=$((ntests + 1))
+			result SKIP "kselftest: $prog: $(echo "${line%%#*}" | cut -d' ' -f3-)" "${line#*# SKIP }" ;;
+		"ok "*)
+			ntests=$((ntests + 1))
+			result PASS "kselftest: $prog: $(echo "$line" | cut -d' ' -f3-)" ;;
+		"not ok "*)
+			ntests=$((ntests + 1))
+			result FAIL "kselftest: $prog: $(echo "$line" | cut -d' ' -f4-)" ;;
+		esac
+	done < "$run/output.log"
+
+	case $rc in
+	0) result PASS "guest: debug boot, console free of splats, exit sentinel seen" ;;
+	3) result FAIL "guest: kernel splat on the console (excerpt above)" ;;
+	124) result FAIL "guest: no exit sentinel (hang, panic or timeout)" ;;
+	*) result PASS "guest: debug boot, console free of splats, exit sentinel seen"
+	   log "guest command exited $rc (failed tests are listed above)" ;;
+	esac
+}
+
+summary() {
+	local p f s
+	p=$(grep -c '^PASS' "$RES/results" || true)
+	f=$(grep -c '^FAIL' "$RES/results" || true)
+	s=$(grep -c '^SKIP' "$RES/results" || true)
+	if [ "$f" -gt 0 ]; then
+		echo "Failed:" >&2
+		grep '^FAIL' "$RES/results" | cut -f2 | sed 's/^/  /' >&2
+	fi
+	log "make check finished in $(( $(date +%s) - _T0 ))s"
+	echo "$p passed, $f failed, $s skipped"
+	[ "$f" -eq 0 ]
+}
+
+stage "host: overlay" host_overlay || { summary; exit 1; }
+stage "host: checkpatch" host_checkpatch
+stage "host: series" host_series
+if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
+	stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
+fi
+summary
