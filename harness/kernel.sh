@@ -103,7 +103,8 @@ cmd_config() {
 cmd_build() {
 	local flavour=${1:?flavour}
 	need_pkgs $BUILD_PKGS
-	[ -L "$WORK_LINK" ] || cmd_source
+	# Cheap when nothing changed: only files whose content differs are written.
+	[ "$flavour" = stock ] && [ -L "$WORK_LINK" ] || cmd_source
 	cmd_config "$flavour"
 	local kver
 	log "building $flavour kernel from linux-source-6.12 $(base_pkg_version) ($(kmake "$flavour" -s kernelversion))"

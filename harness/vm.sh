@@ -4,7 +4,7 @@
 #
 # Environment:
 #   FLAVOUR=release|debug|stock  kernel to boot (default release)
-#   MEM=4G                       guest memory, split over two NUMA nodes
+#   MEM=4G                       guest memory, split over two (emulated) NUMA nodes
 #   VM_TIMEOUT=600               seconds before the guest is killed
 #   ACCEL=tcg                    tcg, or kvm where KVM really boots a guest
 #   APPEND=...                   extra kernel command line
@@ -51,23 +51,19 @@ fi
 
 mem_mb=$(numfmt --from=iec "$MEM")
 mem_mb=$((mem_mb / 1048576))
-half=$((mem_mb / 2))
 cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1"
-cmdline+=" hung_task_panic=1 rdinit=/init no_hash_pointers"
+cmdline+=" hung_task_panic=1 rdinit=/init no_hash_pointers numa=fake=2"
 [ "$FLAVOUR" = debug ] && cmdline+=" page_table_check=on"
 cmdline+=" pt_share.repo=$TOP pt_share.run=$run ${APPEND:-}"
 
 accel="-accel tcg,thread=multi"
 [ "$ACCEL" = kvm ] && accel="-accel kvm"
-log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM over 2 NUMA nodes): $*"
+log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM, numa=fake=2): $*"
 : > "$run/output.log"
 t0=$(date +%s%N)
 # shellcheck disable=SC2086
 timeout --foreground -k 5 "$VM_TIMEOUT" qemu-system-x86_64 $accel -cpu max \
 	-smp 2 -m "${mem_mb}M" \
-	-object memory-backend-ram,id=m0,size=$((mem_mb - half))M \
-	-object memory-backend-ram,id=m1,size=${half}M \
-	-numa node,nodeid=0,cpus=0,memdev=m0 -numa node,nodeid=1,cpus=1,memdev=m1 \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-nodefaults -display none -no-reboot \
 	-serial "file:$run/console.log" -serial "file:$run/output.log" \

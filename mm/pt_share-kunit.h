@@ -8,82 +8,75 @@
 
 #include <kunit/test.h>
 
-#define MB(x)	((unsigned long)(x) << 20)
+#define MB(x)		((unsigned long)(x) << 20)
 #define PGOFF(bytes)	((bytes) >> PAGE_SHIFT)
 
-static void pt_share_test_eligible_aligned(struct kunit *test)
+struct pt_share_eligible_case {
+	const char *what;
+	unsigned long vm_start, vm_end, vm_pgoff, addr;
+	bool eligible;
+};
+
+static const struct pt_share_eligible_case pt_share_eligible_cases[] = {
+	{ "aligned, first page", MB(2), MB(6), 0, MB(2), true },
+	{ "aligned, last page", MB(2), MB(6), 0, MB(6) - 1, true },
+	{ "aligned, inside", MB(2), MB(6), 0, MB(3) + 7 * 4096, true },
+	{ "address at vm_end", MB(2), MB(6), 0, MB(6), false },
+	{ "address below vm_start", MB(2), MB(6), 0, MB(2) - 1, false },
+	/* [3 MiB, 7 MiB) at file offset 1 MiB: only [4, 6) is whole. */
+	{ "span starts before vma", MB(3), MB(7), PGOFF(MB(1)), MB(3), false },
+	{ "whole span inside", MB(3), MB(7), PGOFF(MB(1)), MB(4), true },
+	{ "whole span, last page", MB(3), MB(7), PGOFF(MB(1)), MB(6) - 1, true },
+	{ "span ends after vma", MB(3), MB(7), PGOFF(MB(1)), MB(6), false },
+	{ "vma shorter than a span", MB(2), MB(4) - 4096, 0, MB(2), false },
+	{ "offset 2 MiB at 2 MiB", MB(2), MB(10), PGOFF(MB(2)), MB(4), true },
+	{ "offset off by one page", MB(2), MB(10), 1, MB(4), false },
+	{ "offset off by half a span", MB(2), MB(10), PGOFF(MB(1)), MB(4),
+	  false },
+	{ "unaligned vma, congruent", MB(1), MB(5), PGOFF(MB(1)), MB(2), true },
+	{ "pgoff above the va page number", MB(2), MB(4), PGOFF(MB(1024)),
+	  MB(2), true },
+};
+
+static void pt_share_test_eligible(struct kunit *test)
 {
-	/* A 4 MiB VMA at 2 MiB mapping the file from offset 0. */
-	unsigned long start = MB(2), end = MB(6);
+	const struct pt_share_eligible_case *c;
+	int i;
 
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, 0, start));
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, 0, end - 1));
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, 0,
-							 MB(3) + 4096 * 7));
-	/* Outside the VMA. */
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, 0, end));
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, 0,
-							  start - 1));
-}
-
-static void pt_share_test_eligible_partial(struct kunit *test)
-{
-	/* VMA [3 MiB, 7 MiB): only [4 MiB, 6 MiB) is a whole table span. */
-	unsigned long start = MB(3), end = MB(7), pgoff = PGOFF(MB(1));
-
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, pgoff,
-							  start));
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, pgoff,
-							 MB(4)));
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, pgoff,
-							 MB(6) - 1));
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, pgoff,
-							  MB(6)));
-	/* A VMA smaller than one span never shares. */
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(MB(2), MB(4) - 4096,
-							  0, MB(2)));
-}
-
-static void pt_share_test_eligible_congruence(struct kunit *test)
-{
-	unsigned long start = MB(2), end = MB(10);
-
-	/* File offset 2 MiB at VA 2 MiB: congruent. */
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end,
-							 PGOFF(MB(2)), MB(4)));
-	/* File offset 4 KiB at VA 2 MiB: every page is off by one entry. */
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, 1, MB(4)));
-	/* File offset 1 MiB: off by half a table. */
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end,
-							  PGOFF(MB(1)), MB(4)));
-	/* VA 1 MiB + file offset 1 MiB: congruent, the span at 2 MiB shares. */
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(MB(1), MB(5),
-							 PGOFF(MB(1)), MB(2)));
-	/* pgoff larger than the VA page number: the difference wraps. */
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(MB(2), MB(4),
-							 PGOFF(MB(1024)), MB(2)));
+	for (i = 0; i < ARRAY_SIZE(pt_share_eligible_cases); i++) {
+		c = &pt_share_eligible_cases[i];
+		KUNIT_EXPECT_EQ_MSG(test, c->eligible,
+				    pt_share_range_eligible(c->vm_start,
+							    c->vm_end,
+							    c->vm_pgoff,
+							    c->addr),
+				    "case: %s", c->what);
+	}
 }
 
 static void pt_share_test_eligible_top(struct kunit *test)
 {
 	/* A span ending at the very top of the address space must not wrap. */
-	unsigned long end = 0UL - PAGE_SIZE, start = (end & PMD_MASK) - PMD_SIZE;
+	unsigned long end = 0UL - PAGE_SIZE;
+	unsigned long start = (end & PMD_MASK) - PMD_SIZE;
 
-	KUNIT_EXPECT_TRUE(test, pt_share_range_eligible(start, end, 0, start));
-	KUNIT_EXPECT_FALSE(test, pt_share_range_eligible(start, end, 0,
-							  end - 1));
+	KUNIT_EXPECT_TRUE(test,
+			  pt_share_range_eligible(start, end, 0, start));
+	KUNIT_EXPECT_FALSE(test,
+			   pt_share_range_eligible(start, end, 0, end - 1));
 }
 
 static void pt_share_test_table_index(struct kunit *test)
 {
 	/* VA 6 MiB maps file offset 4 MiB; its table starts at index 1024. */
-	KUNIT_EXPECT_EQ(test, pt_share_table_index(MB(2), 0, MB(6) + 12345),
-			PGOFF(MB(4)));
-	KUNIT_EXPECT_EQ(test, pt_share_table_index(MB(3), PGOFF(MB(1)), MB(4)),
-			PGOFF(MB(2)));
+	KUNIT_EXPECT_EQ(test, PGOFF(MB(4)),
+			pt_share_table_index(MB(2), 0, MB(6) + 12345));
+	KUNIT_EXPECT_EQ(test, PGOFF(MB(2)),
+			pt_share_table_index(MB(3), PGOFF(MB(1)), MB(4)));
 	/* Eligible ranges always give a multiple of PTRS_PER_PTE. */
-	KUNIT_EXPECT_EQ(test, pt_share_table_index(MB(1), PGOFF(MB(1)), MB(2)) %
-			PTRS_PER_PTE, 0);
+	KUNIT_EXPECT_EQ(test, 0,
+			pt_share_table_index(MB(1), PGOFF(MB(1)), MB(2)) %
+			PTRS_PER_PTE);
 	/* Two mappers at different addresses reach the same index. */
 	KUNIT_EXPECT_EQ(test, pt_share_table_index(MB(2), 0, MB(4)),
 			pt_share_table_index(MB(64), 0, MB(66)));
@@ -91,41 +84,44 @@ static void pt_share_test_table_index(struct kunit *test)
 
 static void pt_share_test_align_offset(struct kunit *test)
 {
-	KUNIT_EXPECT_EQ(test, pt_share_align_offset(0), 0);
-	KUNIT_EXPECT_EQ(test, pt_share_align_offset(PTRS_PER_PTE), 0);
-	KUNIT_EXPECT_EQ(test, pt_share_align_offset(1), PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, pt_share_align_offset(PTRS_PER_PTE + 3),
-			3 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, 0, pt_share_align_offset(0));
+	KUNIT_EXPECT_EQ(test, 0, pt_share_align_offset(PTRS_PER_PTE));
+	KUNIT_EXPECT_EQ(test, PAGE_SIZE, pt_share_align_offset(1));
+	KUNIT_EXPECT_EQ(test, 3 * PAGE_SIZE,
+			pt_share_align_offset(PTRS_PER_PTE + 3));
 }
+
+static const char * const pt_share_bad_writes[] = {
+	"", "\n", "-1", "abc", "1x", "2 3", "0x10", " ",
+	"99999999999999999999999",
+};
 
 static void pt_share_test_parse(struct kunit *test)
 {
 	unsigned long val = 42;
-	static const char * const bad[] = {
-		"", "\n", "-1", "abc", "1x", "2 3", "0x10", " ",
-		"99999999999999999999999",
-	};
+	const char *s;
 	int i;
 
-	KUNIT_EXPECT_EQ(test, pt_share_parse_ulong("1\n", 2, 0, 1, &val), 0);
-	KUNIT_EXPECT_EQ(test, val, 1);
-	KUNIT_EXPECT_EQ(test, pt_share_parse_ulong("0", 1, 0, 1, &val), 0);
-	KUNIT_EXPECT_EQ(test, val, 0);
+	KUNIT_EXPECT_EQ(test, 0, pt_share_parse_ulong("1\n", 2, 0, 1, &val));
+	KUNIT_EXPECT_EQ(test, 1, val);
+	KUNIT_EXPECT_EQ(test, 0, pt_share_parse_ulong("0", 1, 0, 1, &val));
+	KUNIT_EXPECT_EQ(test, 0, val);
 	/* Out of range. */
-	KUNIT_EXPECT_EQ(test, pt_share_parse_ulong("2", 1, 0, 1, &val),
-			-EINVAL);
-	KUNIT_EXPECT_EQ(test, pt_share_parse_ulong("4096", 4, PMD_SIZE, ~0UL,
-						   &val), -EINVAL);
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		KUNIT_EXPECT_EQ_MSG(test, pt_share_parse_ulong(bad[i],
-				    strlen(bad[i]), 0, ~0UL, &val), -EINVAL,
-				    "input \"%s\"", bad[i]);
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			pt_share_parse_ulong("2", 1, 0, 1, &val));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			pt_share_parse_ulong("4096", 4, PMD_SIZE, ~0UL, &val));
+	for (i = 0; i < ARRAY_SIZE(pt_share_bad_writes); i++) {
+		s = pt_share_bad_writes[i];
+		KUNIT_EXPECT_EQ_MSG(test, -EINVAL,
+				    pt_share_parse_ulong(s, strlen(s), 0, ~0UL,
+							 &val),
+				    "input \"%s\"", s);
+	}
 }
 
 static struct kunit_case pt_share_test_cases[] = {
-	KUNIT_CASE(pt_share_test_eligible_aligned),
-	KUNIT_CASE(pt_share_test_eligible_partial),
-	KUNIT_CASE(pt_share_test_eligible_congruence),
+	KUNIT_CASE(pt_share_test_eligible),
 	KUNIT_CASE(pt_share_test_eligible_top),
 	KUNIT_CASE(pt_share_test_table_index),
 	KUNIT_CASE(pt_share_test_align_offset),
@@ -137,6 +133,7 @@ static struct kunit_suite pt_share_test_suite = {
 	.name = "pt_share",
 	.test_cases = pt_share_test_cases,
 };
+
 kunit_test_suite(pt_share_test_suite);
 
 #endif /* CONFIG_PT_SHARE_KUNIT_TEST */

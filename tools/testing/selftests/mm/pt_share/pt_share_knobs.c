@@ -123,7 +123,7 @@ TEST_F(knobs, enable_rejects_bad_values)
 		char v[2] = { '0' + old, 0 };
 
 		ASSERT_EQ(0, write_knob(PT_SHARE, v, 1));
-		for (i = 0; i < sizeof(bad_enable) / sizeof(bad_enable[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(bad_enable); i++) {
 			EXPECT_EQ(-EINVAL, write_knob(PT_SHARE, bad_enable[i],
 						      strlen(bad_enable[i])))
 				TH_LOG("write \"%s\" with old value %d",
@@ -156,7 +156,7 @@ TEST_F(knobs, min_bytes_rejects_bad_values)
 	int i;
 
 	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "8388608", 7));
-	for (i = 0; i < sizeof(bad_min_bytes) / sizeof(bad_min_bytes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad_min_bytes); i++) {
 		EXPECT_EQ(-EINVAL, write_knob(PT_SHARE_MIN_BYTES, bad_min_bytes[i],
 					      strlen(bad_min_bytes[i])))
 			TH_LOG("write \"%s\"", bad_min_bytes[i]);
@@ -218,8 +218,8 @@ TEST(vmstat_counters_present)
 {
 	char line[256], name[128];
 	unsigned long val;
-	int found[sizeof(vmstat_counters) / sizeof(vmstat_counters[0])] = { 0 };
-	int i, n = sizeof(vmstat_counters) / sizeof(vmstat_counters[0]);
+	int found[ARRAY_SIZE(vmstat_counters)] = { 0 };
+	int i, n = ARRAY_SIZE(vmstat_counters);
 	FILE *f;
 
 	if (access(PT_SHARE, F_OK))
