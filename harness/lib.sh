@@ -21,6 +21,8 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 # copied into (or patched onto) the kernel tree. scripts/ is deliberately not
 # one of them: scripts/bench/ holds our benchmarks, not kernel code.
 OVERLAY_DIRS="arch block Documentation drivers fs include init ipc kernel lib mm security tools virt"
+# Files at the root of the kernel tree that the overlay may patch.
+OVERLAY_ROOT_FILES="MAINTAINERS.patch"
 
 _T0=${_T0:-$(date +%s)}
 export _T0

@@ -36,7 +36,7 @@ changed=0
 failed=0
 : > "$tmp/new_manifest"
 cd "$TOP"
-files=$(for d in $OVERLAY_DIRS; do if [ -d "$d" ]; then find "$d" -type f; fi; done | LC_ALL=C sort)
+files=$( (for d in $OVERLAY_DIRS; do if [ -d "$d" ]; then find "$d" -type f; fi; done; ls $OVERLAY_ROOT_FILES 2>/dev/null || true) | LC_ALL=C sort)
 for f in $files; do
 	case "$f" in
 	*.patch)

@@ -7,7 +7,9 @@
 # The series is described by series/NNNN-*.msg: a commit message (subject,
 # blank line, body) followed by a "Files:" line and the overlay paths the
 # patch carries (kernel paths; a .patch overlay is named by its target).
-# Every overlay file belongs to exactly one patch.
+# Every overlay file belongs to exactly one patch, except MAINTAINERS: each
+# patch carries the MAINTAINERS lines of the files it adds
+# (harness/series-maintainers.py).
 # Prints one "PASS|FAIL<TAB>name" line per check for make check.
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +26,7 @@ msgs=$(ls "$TOP"/series/*.msg 2>/dev/null | LC_ALL=C sort)
 
 # Which overlay paths does each message claim?
 claimed=$(for m in $msgs; do sed -n '/^Files:$/,$p' "$m" | tail -n +2; done | grep -v '^$' | LC_ALL=C sort)
-overlay=$(LC_ALL=C sort "$work/.pt_share_overlay")
+overlay=$(grep -vxF MAINTAINERS "$work/.pt_share_overlay" | LC_ALL=C sort)
 dups=$(echo "$claimed" | uniq -d)
 missing=$(LC_ALL=C comm -23 <(echo "$overlay") <(echo "$claimed" | uniq))
 extra=$(LC_ALL=C comm -13 <(echo "$overlay") <(echo "$claimed" | uniq))
@@ -40,7 +42,7 @@ base_repo() {
 	local dir=$1 f
 	mkdir -p "$dir"
 	git "${git_id[@]}" -C "$dir" init -q
-	for f in $overlay; do
+	for f in $overlay MAINTAINERS; do
 		if [ -f "$pristine/$f" ]; then
 			mkdir -p "$dir/$(dirname "$f")"
 			cp "$pristine/$f" "$dir/$f"
@@ -59,6 +61,14 @@ for m in $msgs; do
 		cp "$work/$f" "$repo/$f"
 		git -C "$repo" add "$f"
 	done
+	if grep -qxF MAINTAINERS "$work/.pt_share_overlay"; then
+		added=$(git -C "$repo" diff --cached --name-only --diff-filter=A "$(git -C "$repo" rev-list --max-parents=0 HEAD)")
+		# shellcheck disable=SC2086
+		PRISTINE=$pristine/MAINTAINERS "$TOP/harness/series-maintainers.py" "$work/MAINTAINERS" \
+			$added $(git -C "$repo" log --format= --name-only --diff-filter=A) \
+			> "$repo/MAINTAINERS"
+		git -C "$repo" add MAINTAINERS
+	fi
 	sed '/^Files:$/,$d' "$m" > "$out/msg"
 	printf '\nSigned-off-by: pt_share developers <pt-share@example.org>\n' >> "$out/msg"
 	git "${git_id[@]}" -C "$repo" commit -q -F "$out/msg"

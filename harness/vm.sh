@@ -67,7 +67,7 @@ timeout --foreground -k 5 "$VM_TIMEOUT" qemu-system-x86_64 $accel -cpu max \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-nodefaults -display none -no-reboot \
 	-serial "file:$run/console.log" -serial "file:$run/output.log" \
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev local,id=repo,path="$TOP",security_model=none \
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo \
