@@ -78,8 +78,8 @@ qrc=0
 wait $qpid || qrc=$?
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
 
-rc=$(sed -n 's/^PT_SHARE_VM_EXIT=\([0-9]*\).*/\1/p' "$run/output.log" | tail -1)
-boot=$(grep -m1 'guest init: running' "$run/console.log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')
+rc=$(sed -n 's/^PT_SHARE_VM_EXIT=\([0-9]*\).*/\1/p' "$run/output.log" | tail -n 1)
+boot=$(sed -n 's/^\[ *\([0-9.]*\)\] guest init: running.*/\1/p' "$run/console.log" | head -1)
 
 # Kernel splats: any of these fails the run whatever the command said.
 splat='BUG:|WARNING:|Call Trace:|KASAN|Bad page|bad pmd|page_table_check|Bad rss-counter'
