@@ -16,6 +16,10 @@ BUILD=${BUILD:-$TOP/.build}
 PIN_PKG_VERSION=${PIN_PKG_VERSION:-6.12.117-1~deb12u1}
 SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Paths under the repository are hashed relative to it, so that a fresh clone
+# elsewhere (as CI makes) hits the cache filled by earlier builds.
+export CCACHE_BASEDIR=$TOP
+export CCACHE_NOHASHDIR=1
 
 # Overlay roots: top-level kernel directories whose files in this repo are
 # copied into (or patched onto) the kernel tree. scripts/ is deliberately not

@@ -7,19 +7,25 @@
  * address_space, the way threads of one process share theirs.
  * See Documentation/admin-guide/mm/pt_share.rst.
  *
- * The hooks the core mm calls are inline wrappers behind a static key (the
- * vm.pt_share sysctl), with empty stubs when CONFIG_PT_SHARE is off, so call
- * sites need no #ifdef.
+ * The hooks the core mm calls are inline wrappers behind static keys, with
+ * empty stubs when CONFIG_PT_SHARE is off, so call sites need no #ifdef:
+ * pt_share_enabled_key follows the vm.pt_share sysctl and gates new
+ * attaches; pt_share_used_key is set the first time sharing is switched on
+ * and gates the teardown hooks, which must keep working after it is
+ * switched off again.
  */
 #ifndef _LINUX_PT_SHARE_H
 #define _LINUX_PT_SHARE_H
 
 #include <linux/jump_label.h>
+#include <linux/mm.h>
 #include <linux/types.h>
+#include <linux/vm_event_item.h>
 
 #ifdef CONFIG_PT_SHARE
 
 DECLARE_STATIC_KEY_FALSE(pt_share_enabled_key);
+DECLARE_STATIC_KEY_FALSE(pt_share_used_key);
 
 /**
  * pt_share_enabled - is attaching to shared page tables switched on?
@@ -31,9 +37,294 @@ static inline bool pt_share_enabled(void)
 	return static_branch_unlikely(&pt_share_enabled_key);
 }
 
+/**
+ * pt_share_table_shared - is this PTE table a shared one?
+ * @table: a PTE table
+ *
+ * A shared table records the address_space it maps in __page_mapping;
+ * a private one has it NULL, as every page table does.
+ *
+ * Return: true if @table is cached in a file's pt_share cache.
+ */
+static inline bool pt_share_table_shared(struct ptdesc *table)
+{
+	return static_branch_unlikely(&pt_share_used_key) &&
+	       table->__page_mapping;
+}
+
+/**
+ * pt_share_pmd_shared - does this pmd value point to a shared PTE table?
+ * @pmdval: the pmd value
+ *
+ * Return: true for a present, non-leaf pmd whose table is shared.
+ */
+static inline bool pt_share_pmd_shared(pmd_t pmdval)
+{
+	if (!static_branch_unlikely(&pt_share_used_key))
+		return false;
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		return false;
+	return pt_share_table_shared(page_ptdesc(pmd_page(pmdval)));
+}
+
+/**
+ * pt_share_pte_shared - is this PTE in a shared table?
+ * @ptep: a mapped PTE pointer, with its table's lock held
+ *
+ * Return: true if the table that holds @ptep is shared.
+ */
+static inline bool pt_share_pte_shared(pte_t *ptep)
+{
+	return pt_share_table_shared(virt_to_ptdesc(ptep));
+}
+
+bool __pt_share_attach(struct vm_fault *vmf);
+bool __pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+			unsigned long addr);
+bool __pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+			   unsigned long addr, unsigned long cp_flags);
+void __pt_share_unshare_range(struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, enum vm_event_item cause);
+void __pt_share_unshare_mm(struct mm_struct *mm, enum vm_event_item cause);
+void __pt_share_vma_adjust(struct vm_area_struct *vma, unsigned long start,
+			   unsigned long end, long adjust_next);
+void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
+			      pgoff_t last);
+bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
+				 unsigned long addr, pte_t *ptep,
+				 pte_t *pteval);
+void pt_share_mapping_destroy(struct address_space *mapping);
+bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
+
+/**
+ * pt_share_wants_aligned - should a new shmem mapping be PMD aligned?
+ * @len: length of the mapping
+ * @flags: its mmap flags
+ *
+ * Lets unmodified programs share: when the kernel picks the address of a
+ * shared mapping that may share, it picks one congruent with the file
+ * offset modulo PMD_SIZE, as it does for shmem THPs.
+ *
+ * Return: true if the mapping would be eligible by its length and flags.
+ */
+static inline bool pt_share_wants_aligned(unsigned long len,
+					  unsigned long flags)
+{
+	return pt_share_enabled() && __pt_share_wants_aligned(len, flags);
+}
+
+/**
+ * pt_share_attach - populate a none pmd with a shared table, if allowed
+ * @vmf: the fault, with vmf->pmd none and vmf->prealloc_pte set
+ *
+ * Return: true if the pmd is populated now; false if the caller should
+ * install vmf->prealloc_pte as a private table.
+ */
+static inline bool pt_share_attach(struct vm_fault *vmf)
+{
+	return pt_share_enabled() && __pt_share_attach(vmf);
+}
+
+/**
+ * pt_share_add_mm_counter - add_mm_counter() for entries set or cleared
+ * @mm: the mm
+ * @ptep: the entry's PTE pointer, with its table's lock held
+ * @member: the MM_* counter
+ * @value: pages added (negative: removed)
+ *
+ * An entry inside a shared table moves no mm's counters: the attach
+ * accounted the whole span already.
+ */
+static inline void pt_share_add_mm_counter(struct mm_struct *mm, pte_t *ptep,
+					   int member, long value)
+{
+	if (!pt_share_pte_shared(ptep))
+		add_mm_counter(mm, member, value);
+}
+
+/**
+ * pt_share_zap_pmd - let zap_pmd_range() detach from a shared table
+ * @vma: the VMA being zapped
+ * @pmd: the pmd of the span
+ * @addr: an address in the span
+ *
+ * Return: true if the pmd was a shared table, now detached: skip it.
+ */
+static inline bool pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+				    unsigned long addr)
+{
+	if (!pt_share_pmd_shared(pmdp_get_lockless(pmd)))
+		return false;
+	return __pt_share_zap_pmd(vma, pmd, addr);
+}
+
+/**
+ * pt_share_change_pmd - let change_pmd_range() handle a shared table
+ * @vma: the VMA
+ * @pmd: the pmd of the span
+ * @addr: an address in the span
+ * @cp_flags: MM_CP_* flags
+ *
+ * Return: true if the caller must skip this pmd.
+ */
+static inline bool pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+				       unsigned long addr,
+				       unsigned long cp_flags)
+{
+	if (!static_branch_unlikely(&pt_share_used_key))
+		return false;
+	return __pt_share_change_pmd(vma, pmd, addr, cp_flags);
+}
+
+/**
+ * pt_share_unshare_range - detach one mm from the shared tables of a range
+ * @vma: the VMA
+ * @start: start of the range
+ * @end: end of the range
+ * @cause: the PT_SHARE_DETACH_* counter of the reason
+ */
+static inline void pt_share_unshare_range(struct vm_area_struct *vma,
+					  unsigned long start,
+					  unsigned long end,
+					  enum vm_event_item cause)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_unshare_range(vma, start, end, cause);
+}
+
+/**
+ * pt_share_unshare_mm - detach an mm from all its shared tables
+ * @mm: the mm, mmap lock held for write
+ * @cause: the PT_SHARE_DETACH_* counter of the reason
+ */
+static inline void pt_share_unshare_mm(struct mm_struct *mm,
+				       enum vm_event_item cause)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_unshare_mm(mm, cause);
+}
+
+/**
+ * pt_share_vma_adjust - VMA boundaries move; see vma_adjust_trans_huge()
+ * @vma: the VMA whose range becomes [@start, @end)
+ * @start: new start
+ * @end: new end
+ * @adjust_next: how far the next VMA's start moves
+ */
+static inline void pt_share_vma_adjust(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       long adjust_next)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_vma_adjust(vma, start, end, adjust_next);
+}
+
+/**
+ * pt_share_unmap_mapping - truncate/hole punch: zap cached tables' entries
+ * @mapping: the file, with i_mmap_rwsem held
+ * @first: first file index to unmap
+ * @last: last file index to unmap
+ */
+static inline void pt_share_unmap_mapping(struct address_space *mapping,
+					  pgoff_t first, pgoff_t last)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_unmap_mapping(mapping, first, last);
+}
+
+/**
+ * pt_share_ptep_clear_flush - rmap: clear an entry of a shared table
+ * @vma: the VMA the rmap walk reached the entry through
+ * @addr: its address in @vma
+ * @ptep: the entry, with its table's lock held
+ * @pteval: where to store the old entry
+ *
+ * Every mm attached to the table may cache the entry, at a different
+ * address in each, so clearing it flushes every CPU.
+ *
+ * Return: true if the entry was in a shared table and is now cleared.
+ */
+static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
+					     unsigned long addr, pte_t *ptep,
+					     pte_t *pteval)
+{
+	if (!pt_share_pte_shared(ptep))
+		return false;
+	return __pt_share_ptep_clear_flush(vma, addr, ptep, pteval);
+}
+
 #else /* !CONFIG_PT_SHARE */
 
 static inline bool pt_share_enabled(void)
+{
+	return false;
+}
+
+static inline bool pt_share_pte_shared(pte_t *ptep)
+{
+	return false;
+}
+
+static inline bool pt_share_attach(struct vm_fault *vmf)
+{
+	return false;
+}
+
+static inline void pt_share_add_mm_counter(struct mm_struct *mm, pte_t *ptep,
+					   int member, long value)
+{
+	add_mm_counter(mm, member, value);
+}
+
+static inline bool pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+				    unsigned long addr)
+{
+	return false;
+}
+
+static inline bool pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+				       unsigned long addr,
+				       unsigned long cp_flags)
+{
+	return false;
+}
+
+static inline void pt_share_unshare_range(struct vm_area_struct *vma,
+					  unsigned long start,
+					  unsigned long end,
+					  enum vm_event_item cause)
+{
+}
+
+static inline void pt_share_unshare_mm(struct mm_struct *mm,
+				       enum vm_event_item cause)
+{
+}
+
+static inline void pt_share_vma_adjust(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       long adjust_next)
+{
+}
+
+static inline void pt_share_unmap_mapping(struct address_space *mapping,
+					  pgoff_t first, pgoff_t last)
+{
+}
+
+static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
+					     unsigned long addr, pte_t *ptep,
+					     pte_t *pteval)
+{
+	return false;
+}
+
+static inline void pt_share_mapping_destroy(struct address_space *mapping)
+{
+}
+
+static inline bool pt_share_wants_aligned(unsigned long len,
+					  unsigned long flags)
 {
 	return false;
 }

@@ -1,0 +1,919 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pt_share_sharing: shared PTE tables seen from user space.
+ *
+ * Every case runs on every backing (tmpfs file, memfd, MAP_SHARED|
+ * MAP_ANONYMOUS inherited over fork, SysV shm). A case that claims sharing
+ * also checks that it happened: the pt_share_* counters in /proc/vmstat
+ * moved and PageTables grew by about one table set, not one per process.
+ * Cases that change one process's view check that the others did not see
+ * it. The fixture saves vm.pt_share and vm.pt_share_min_bytes and restores
+ * them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#include "../../kselftest_harness.h"
+
+#define SPAN		(2UL << 20)	/* one PTE table maps this much */
+#define NR_SPANS	8
+#define SIZE		(NR_SPANS * SPAN)
+#define PAGE		4096UL
+
+enum backing { TMPFS, MEMFD, SHARED_ANON, SYSV_SHM };
+
+/* ---- /proc helpers --------------------------------------------------- */
+
+static long read_vmstat(const char *name)
+{
+	char key[128];
+	long v, found = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+static long meminfo_kb(const char *name)
+{
+	char line[256];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * Shared tables are freed after an RCU grace period: wait until PageTables
+ * holds still before taking a figure from it.
+ */
+static long settled_pagetables_kb(void)
+{
+	long prev = meminfo_kb("PageTables"), now;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		usleep(20000);
+		now = meminfo_kb("PageTables");
+		if (now == prev)
+			break;
+		prev = now;
+	}
+	return prev;
+}
+
+struct counters {
+	long attach, detach, alloc, free, pagetables_kb;
+};
+
+static void snap(struct counters *c)
+{
+	c->attach = read_vmstat("pt_share_attach");
+	c->detach = read_vmstat("pt_share_detach");
+	c->alloc = read_vmstat("pt_share_table_alloc");
+	c->free = read_vmstat("pt_share_table_free");
+	c->pagetables_kb = settled_pagetables_kb();
+}
+
+/* ---- mapping the backings at table-aligned addresses ------------------ */
+
+/* An address range of @size whose start is SPAN aligned. */
+static void *aligned_hole(size_t size)
+{
+	char *p = mmap(NULL, size + SPAN, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (char *)(((unsigned long)p + SPAN - 1) & ~(SPAN - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + size, p + size + SPAN - a - size);
+	munmap(a, size);
+	return a;
+}
+
+struct backing_obj {
+	enum backing kind;
+	int fd;			/* TMPFS, MEMFD */
+	int shmid;		/* SYSV_SHM */
+	char *anon;		/* SHARED_ANON: mapped before fork */
+	char path[64];
+};
+
+static int backing_create(struct backing_obj *b, enum backing kind)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->fd = -1;
+	b->shmid = -1;
+	switch (kind) {
+	case TMPFS:
+		snprintf(b->path, sizeof(b->path), "/dev/shm/pt_share_test.%d",
+			 getpid());
+		b->fd = open(b->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (b->fd < 0 || ftruncate(b->fd, SIZE))
+			return -1;
+		return 0;
+	case MEMFD:
+		b->fd = memfd_create("pt_share_test", 0);
+		if (b->fd < 0 || ftruncate(b->fd, SIZE))
+			return -1;
+		return 0;
+	case SHARED_ANON:
+		b->anon = aligned_hole(SIZE);
+		if (!b->anon)
+			return -1;
+		b->anon = mmap(b->anon, SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		return b->anon == MAP_FAILED ? -1 : 0;
+	case SYSV_SHM:
+		b->shmid = shmget(IPC_PRIVATE, SIZE, IPC_CREAT | 0600);
+		return b->shmid < 0 ? -1 : 0;
+	}
+	return -1;
+}
+
+static void backing_destroy(struct backing_obj *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->path[0])
+		unlink(b->path);
+	if (b->shmid >= 0)
+		shmctl(b->shmid, IPC_RMID, NULL);
+	if (b->anon && b->anon != MAP_FAILED)
+		munmap(b->anon, SIZE);
+}
+
+/* Map the backing in this process, read-write or read-only. */
+static char *backing_map(struct backing_obj *b, bool writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	char *hole, *p;
+
+	if (b->kind == SHARED_ANON)
+		return b->anon;
+	hole = aligned_hole(SIZE);
+	if (!hole)
+		return NULL;
+	if (b->kind == SYSV_SHM) {
+		p = shmat(b->shmid, hole, writable ? 0 : SHM_RDONLY);
+		return p == (void *)-1 ? NULL : p;
+	}
+	p = mmap(hole, SIZE, prot, MAP_SHARED | MAP_FIXED, b->fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void backing_unmap(struct backing_obj *b, char *p)
+{
+	if (b->kind == SHARED_ANON)
+		munmap(p, SIZE);
+	else if (b->kind == SYSV_SHM)
+		shmdt(p);
+	else
+		munmap(p, SIZE);
+}
+
+/* Keep the compiler from dropping a read whose value is not used. */
+static inline void use(char v)
+{
+	asm volatile("" : : "r" (v));
+}
+
+static void touch_all(char *p)
+{
+	unsigned long off;
+
+	for (off = 0; off < SIZE; off += PAGE)
+		use(p[off]);
+}
+
+static bool check_all(char *p, char tag)
+{
+	unsigned long off;
+
+	for (off = 0; off < SIZE; off += PAGE)
+		if (p[off] != (char)(tag + off / PAGE))
+			return false;
+	return true;
+}
+
+static void write_all(char *p, char tag)
+{
+	unsigned long off;
+
+	for (off = 0; off < SIZE; off += PAGE)
+		p[off] = (char)(tag + off / PAGE);
+}
+
+/* ---- processes ------------------------------------------------------- */
+
+/*
+ * A holder maps the backing, touches every page, reports, and then obeys
+ * one-byte commands: 'c' + tag: check every page holds the tag pattern;
+ * 'q': unmap and exit. Each command is answered with '0' (ok) or '1'.
+ */
+struct holder {
+	pid_t pid;
+	int cmd, rep;
+};
+
+static bool check_zero(char *p, unsigned long from, unsigned long to)
+{
+	unsigned long off;
+
+	for (off = from; off < to; off += PAGE)
+		if (p[off])
+			return false;
+	return true;
+}
+
+static bool check_range(char *p, char tag, unsigned long from,
+			unsigned long to)
+{
+	unsigned long off;
+
+	for (off = from; off < to; off += PAGE)
+		if (p[off] != (char)(tag + off / PAGE))
+			return false;
+	return true;
+}
+
+/* The span zeroed by the hole-punch case. */
+#define HOLE_START	(2 * SPAN)
+#define HOLE_END	(3 * SPAN)
+
+static void holder_main(struct backing_obj *b, bool writable, int cmd, int rep)
+{
+	char *p = backing_map(b, writable);
+	char c[2], ok;
+	bool good;
+
+	if (!p)
+		_exit(2);
+	touch_all(p);
+	ok = '0';
+	if (write(rep, &ok, 1) != 1)
+		_exit(3);
+	while (read(cmd, c, 2) == 2) {
+		switch (c[0]) {
+		case 'c':	/* every page holds the pattern */
+			good = check_all(p, c[1]);
+			break;
+		case 'w':	/* write the pattern */
+			write_all(p, c[1]);
+			good = true;
+			break;
+		case 'h':	/* truncated and regrown: second half zero */
+			good = check_range(p, c[1], 0, SIZE / 2) &&
+			       check_zero(p, SIZE / 2, SIZE);
+			break;
+		case 'p':	/* hole punched in [HOLE_START, HOLE_END) */
+			good = check_range(p, c[1], 0, HOLE_START) &&
+			       check_zero(p, HOLE_START, HOLE_END) &&
+			       check_range(p, c[1], HOLE_END, SIZE);
+			break;
+		default:	/* 'q' */
+			goto out;
+		}
+		ok = good ? '0' : '1';
+		if (write(rep, &ok, 1) != 1)
+			_exit(3);
+	}
+out:
+	backing_unmap(b, p);
+	_exit(0);
+}
+
+static int holder_start(struct holder *h, struct backing_obj *b, bool writable)
+{
+	int cmd[2], rep[2];
+	char ok;
+
+	if (pipe(cmd) || pipe(rep))
+		return -1;
+	h->pid = fork();
+	if (h->pid < 0)
+		return -1;
+	if (!h->pid) {
+		close(cmd[1]);
+		close(rep[0]);
+		holder_main(b, writable, cmd[0], rep[1]);
+	}
+	close(cmd[0]);
+	close(rep[1]);
+	h->cmd = cmd[1];
+	h->rep = rep[0];
+	return read(h->rep, &ok, 1) == 1 && ok == '0' ? 0 : -1;
+}
+
+static int holder_cmd(struct holder *h, char cmd, char tag)
+{
+	char c[2] = { cmd, tag }, ok;
+
+	if (write(h->cmd, c, 2) != 2 || read(h->rep, &ok, 1) != 1)
+		return -1;
+	return ok == '0' ? 0 : -1;
+}
+
+static int holder_stop(struct holder *h)
+{
+	char c[2] = { 'q', 0 };
+	int status;
+
+	if (write(h->cmd, c, 2) != 2)
+		return -1;
+	close(h->cmd);
+	close(h->rep);
+	if (waitpid(h->pid, &status, 0) != h->pid)
+		return -1;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
+}
+
+/* Run @fn in a child; return its exit status, or 128 + signal. */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid)
+		_exit(fn(arg));
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+/* ---- the fixture ----------------------------------------------------- */
+
+FIXTURE(sharing) {
+	char saved_enabled[32];
+	char saved_min[32];
+	struct backing_obj b;
+};
+
+FIXTURE_VARIANT(sharing) {
+	enum backing kind;
+};
+
+FIXTURE_VARIANT_ADD(sharing, tmpfs) { .kind = TMPFS };
+FIXTURE_VARIANT_ADD(sharing, memfd) { .kind = MEMFD };
+FIXTURE_VARIANT_ADD(sharing, shared_anon) { .kind = SHARED_ANON };
+FIXTURE_VARIANT_ADD(sharing, sysv_shm) { .kind = SYSV_SHM };
+
+FIXTURE_SETUP(sharing)
+{
+	if (access("/proc/sys/vm/pt_share", F_OK))
+		SKIP(return, "kernel without CONFIG_PT_SHARE");
+	if (getuid())
+		SKIP(return, "needs root to set vm.pt_share");
+	ASSERT_EQ(0, read_file("/proc/sys/vm/pt_share", self->saved_enabled,
+			       sizeof(self->saved_enabled)));
+	ASSERT_EQ(0, read_file("/proc/sys/vm/pt_share_min_bytes",
+			       self->saved_min, sizeof(self->saved_min)));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "1"));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share_min_bytes", "2097152"));
+	ASSERT_EQ(0, backing_create(&self->b, variant->kind));
+}
+
+FIXTURE_TEARDOWN(sharing)
+{
+	backing_destroy(&self->b);
+	if (self->saved_enabled[0])
+		write_file("/proc/sys/vm/pt_share", self->saved_enabled);
+	if (self->saved_min[0])
+		write_file("/proc/sys/vm/pt_share_min_bytes", self->saved_min);
+}
+
+/*
+ * Write the tag pattern from the parent, leaving the parent attached to
+ * nothing: other backings are unmapped again; shared anonymous memory must
+ * stay mapped to be inherited, so the parent drops its tables instead.
+ */
+static void fill(struct __test_metadata *_metadata,
+		 struct _test_data_sharing *self, char tag)
+{
+	char *p = backing_map(&self->b, true);
+
+	ASSERT_NE(NULL, p);
+	write_all(p, tag);
+	if (self->b.kind != SHARED_ANON) {
+		backing_unmap(&self->b, p);
+		return;
+	}
+	ASSERT_EQ(0, madvise(p, SIZE, MADV_DONTNEED));
+}
+
+/* Start @n holders, returning how much PageTables grew meanwhile. */
+static long start_holders(struct __test_metadata *_metadata,
+			  struct _test_data_sharing *self, struct holder *h,
+			  int n)
+{
+	long kb = settled_pagetables_kb();
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (holder_start(&h[i], &self->b, true))
+			return -1;
+	return settled_pagetables_kb() - kb;
+}
+
+/*
+ * N holders map and touch everything, first with sharing off, then on.
+ * With sharing, one table per span is allocated, every holder attaches to
+ * all of them, PageTables grows by (N - 1) table sets less than without,
+ * and every table is freed when the holders are gone.
+ */
+static void run_shares(struct __test_metadata *_metadata,
+		       struct _test_data_sharing *self, int n)
+{
+	struct holder *h = calloc(n, sizeof(*h));
+	struct counters c0, c1, c2;
+	long grow_off, grow_on;
+	int i;
+
+	ASSERT_NE(NULL, h);
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	fill(_metadata, self, 'a');
+	grow_off = start_holders(_metadata, self, h, n);
+	ASSERT_GE(grow_off, 0);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, holder_stop(&h[i]));
+
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "1"));
+	snap(&c0);
+	grow_on = start_holders(_metadata, self, h, n);
+	ASSERT_GE(grow_on, 0);
+	snap(&c1);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, holder_cmd(&h[i], 'c', 'a'));
+	/* A write by one holder is seen by all. */
+	ASSERT_EQ(0, holder_cmd(&h[n - 1], 'w', 'b'));
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, holder_cmd(&h[i], 'c', 'b'));
+
+	EXPECT_EQ(NR_SPANS, c1.alloc - c0.alloc);
+	EXPECT_EQ((long)n * NR_SPANS, c1.attach - c0.attach);
+	/* Saved: the private tables of n - 1 holders (4 kB per span each). */
+	TH_LOG("PageTables growth for %d holders: %ld kB unshared, %ld kB shared",
+	       n, grow_off, grow_on);
+	EXPECT_GE(grow_off - grow_on, (long)(n - 1) * NR_SPANS * 4 * 9 / 10);
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, holder_stop(&h[i]));
+	snap(&c2);
+	EXPECT_EQ(c1.attach - c0.attach, c2.detach - c1.detach);
+	EXPECT_EQ(c1.alloc - c0.alloc, c2.free - c1.free);
+	/* Everything gone again: no leaked table. */
+	EXPECT_LT(labs(c2.pagetables_kb - c0.pagetables_kb), 64);
+	free(h);
+}
+
+TEST_F(sharing, shares_2)
+{
+	run_shares(_metadata, self, 2);
+}
+
+TEST_F(sharing, shares_8)
+{
+	run_shares(_metadata, self, 8);
+}
+
+TEST_F(sharing, shares_64)
+{
+	run_shares(_metadata, self, 64);
+}
+
+/* ---- one process changes its own view; the others must not see it ----- */
+
+static struct backing_obj *child_b;
+static sigjmp_buf fault_jmp;
+static int fault_sig;
+
+static void on_fault(int sig)
+{
+	fault_sig = sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+/* 0 if the access faulted with @sig, 1 if it did not fault. */
+static int access_faults(char *addr, bool do_write, int sig)
+{
+	struct sigaction sa = { .sa_handler = on_fault };
+
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	fault_sig = 0;
+	if (!sigsetjmp(fault_jmp, 1)) {
+		if (do_write)
+			*addr = 1;
+		else
+			use(*addr);
+		asm volatile("" : : : "memory");
+	}
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	return fault_sig == sig ? 0 : 1;
+}
+
+/* Map read-only through a read-only open where the backing has one. */
+static char *map_readonly(struct backing_obj *b)
+{
+	char path[64], *hole, *p;
+	int fd;
+
+	if (b->kind == SYSV_SHM || b->kind == SHARED_ANON) {
+		p = backing_map(b, false);
+		if (p && b->kind == SHARED_ANON &&
+		    mprotect(p, SIZE, PROT_READ))
+			return NULL;
+		return p;
+	}
+	if (b->kind == TMPFS)
+		snprintf(path, sizeof(path), "%s", b->path);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	fd = open(path, O_RDONLY);
+	hole = aligned_hole(SIZE);
+	if (fd < 0 || !hole)
+		return NULL;
+	p = mmap(hole, SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int readonly_child(void *arg)
+{
+	long alloc0 = read_vmstat("pt_share_table_alloc");
+	char *p = map_readonly(child_b);
+
+	if (!p)
+		return 10;
+	if (!check_all(p, 'a'))
+		return 11;
+	/* A read-only mapper never reaches the writer's tables. */
+	if (read_vmstat("pt_share_table_alloc") - alloc0 != NR_SPANS) {
+		fprintf(stderr, "# read-only mapper allocated %ld tables, not %d\n",
+			read_vmstat("pt_share_table_alloc") - alloc0, NR_SPANS);
+		return 12;
+	}
+	return access_faults(p + 5 * PAGE, true, SIGSEGV) ? 13 : 0;
+}
+
+TEST_F(sharing, readonly_mapper_gets_sigsegv)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(readonly_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int mprotect_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_mprotect");
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (mprotect(p, SIZE, PROT_READ))
+		return 11;
+	if (read_vmstat("pt_share_detach_mprotect") - d0 != NR_SPANS)
+		return 12;
+	if (access_faults(p + 3 * SPAN, true, SIGSEGV))
+		return 13;
+	return check_all(p, 'a') ? 0 : 14;
+}
+
+TEST_F(sharing, mprotect_stays_private)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(mprotect_child, NULL));
+	/* The holder can still write, and sees its own writes. */
+	ASSERT_EQ(0, holder_cmd(&h, 'w', 'c'));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'c'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int munmap_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach");
+	char *p = backing_map(child_b, true);
+	char *hole;
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	hole = p + 3 * SPAN + 7 * PAGE;
+	if (munmap(hole, PAGE))
+		return 11;
+	/* The span with the hole left its shared table. */
+	if (read_vmstat("pt_share_detach") - d0 < 1)
+		return 12;
+	if (access_faults(hole, false, SIGSEGV))
+		return 13;
+	if (!check_range(p, 'a', 0, 3 * SPAN + 7 * PAGE) ||
+	    !check_range(p, 'a', 3 * SPAN + 8 * PAGE, SIZE))
+		return 14;
+	return 0;
+}
+
+TEST_F(sharing, munmap_part_of_a_table)
+{
+	struct holder h;
+
+	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
+		SKIP(return, "shmdt/inherited mapping: covered by tmpfs, memfd");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(munmap_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int dontneed_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_unmap");
+	long a0;
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (madvise(p, SIZE, MADV_DONTNEED))
+		return 11;
+	if (read_vmstat("pt_share_detach_unmap") - d0 != NR_SPANS)
+		return 12;
+	a0 = read_vmstat("pt_share_attach");
+	/* Shared file pages survive MADV_DONTNEED; a refault re-attaches. */
+	if (!check_all(p, 'a'))
+		return 13;
+	return read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
+}
+
+TEST_F(sharing, dontneed_detaches)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(dontneed_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int mremap_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_mremap");
+	char *p = backing_map(child_b, true);
+	char *dst = aligned_hole(SIZE), *q;
+
+	if (!p || !dst)
+		return 10;
+	touch_all(p);
+	q = mremap(p, SIZE, SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (q != dst)
+		return 11;
+	if (read_vmstat("pt_share_detach_mremap") - d0 != NR_SPANS)
+		return 12;
+	return check_all(q, 'a') ? 0 : 13;
+}
+
+TEST_F(sharing, mremap_moves_own_view)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(mremap_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int mlock_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_mlock");
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (mlock(p, SIZE))
+		return 11;
+	if (read_vmstat("pt_share_detach_mlock") - d0 != NR_SPANS)
+		return 12;
+	return check_all(p, 'a') ? 0 : 13;
+}
+
+TEST_F(sharing, mlock_detaches)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(mlock_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+/* ---- changes to the file, seen by every mapper ------------------------- */
+
+static int truncate_child(void *arg)
+{
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (ftruncate(child_b->fd, SIZE / 2))
+		return 11;
+	/* Beyond EOF: SIGBUS, as without sharing; before it: the data. */
+	if (access_faults(p + SIZE / 2 + 5 * PAGE, false, SIGBUS))
+		return 12;
+	if (!check_range(p, 'a', 0, SIZE / 2))
+		return 13;
+	if (ftruncate(child_b->fd, SIZE))
+		return 14;
+	return check_zero(p, SIZE / 2, SIZE) ? 0 : 15;
+}
+
+TEST_F(sharing, truncate_seen_by_all)
+{
+	struct holder h[2];
+
+	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
+		SKIP(return, "backing cannot be truncated");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h[0], &self->b, true));
+	ASSERT_EQ(0, holder_start(&h[1], &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(truncate_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h[0], 'h', 'a'));
+	ASSERT_EQ(0, holder_cmd(&h[1], 'h', 'a'));
+	ASSERT_EQ(0, holder_stop(&h[0]));
+	ASSERT_EQ(0, holder_stop(&h[1]));
+}
+
+TEST_F(sharing, punch_hole_seen_by_all)
+{
+	struct holder h[2];
+
+	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
+		SKIP(return, "no file descriptor to punch a hole through");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h[0], &self->b, true));
+	ASSERT_EQ(0, holder_start(&h[1], &self->b, true));
+	ASSERT_EQ(0, fallocate(self->b.fd,
+			       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       HOLE_START, HOLE_END - HOLE_START));
+	ASSERT_EQ(0, holder_cmd(&h[0], 'p', 'a'));
+	ASSERT_EQ(0, holder_cmd(&h[1], 'p', 'a'));
+	ASSERT_EQ(0, holder_stop(&h[0]));
+	ASSERT_EQ(0, holder_stop(&h[1]));
+}
+
+/* ---- mappings that must never share ------------------------------------ */
+
+static int private_child(void *arg)
+{
+	long a0 = read_vmstat("pt_share_attach");
+	char *hole = aligned_hole(SIZE);
+	char *p;
+
+	p = mmap(hole, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		 child_b->fd, 0);
+	if (p == MAP_FAILED)
+		return 10;
+	if (!check_all(p, 'a'))
+		return 11;
+	write_all(p, 'x');
+	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+}
+
+TEST_F(sharing, private_never_shares)
+{
+	struct holder h;
+
+	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
+		SKIP(return, "no MAP_PRIVATE mapping of this backing");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(private_child, NULL));
+	/* The private writes stayed private. */
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int unaligned_child(void *arg)
+{
+	long a0 = read_vmstat("pt_share_attach");
+	char *hole = aligned_hole(SIZE + SPAN);
+	char *p;
+
+	/* File offset 0 at an address one page past a table boundary. */
+	p = mmap(hole + PAGE, SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, child_b->fd, 0);
+	if (p == MAP_FAILED)
+		return 10;
+	if (!check_all(p, 'a'))
+		return 11;
+	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+}
+
+TEST_F(sharing, unaligned_never_shares)
+{
+	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
+		SKIP(return, "covered by tmpfs, memfd");
+	fill(_metadata, self, 'a');
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(unaligned_child, NULL));
+}
+
+static int plain_child(void *arg)
+{
+	long a0 = read_vmstat("pt_share_attach");
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	if (!check_all(p, 'a'))
+		return 11;
+	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+}
+
+TEST_F(sharing, sysctl_off_never_attaches)
+{
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(plain_child, NULL));
+}
+
+TEST_HARNESS_MAIN
