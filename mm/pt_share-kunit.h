@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests for pt_share's pure logic: table geometry and the parsing of
- * sysctl writes. Included at the end of mm/pt_share.c so that it can reach
- * static functions.
+ * KUnit tests for pt_share's pure logic: table geometry, cache keys, the
+ * entries a truncation zaps, and the parsing of sysctl writes. Included
+ * at the end of mm/pt_share.c so that it can reach static functions.
  */
 #ifdef CONFIG_PT_SHARE_KUNIT_TEST
 
@@ -91,6 +91,46 @@ static void pt_share_test_align_offset(struct kunit *test)
 			pt_share_align_offset(PTRS_PER_PTE + 3));
 }
 
+static void pt_share_test_key(struct kunit *test)
+{
+	/* Variants of one table are adjacent; tables are ordered by index. */
+	KUNIT_EXPECT_EQ(test, 0, pt_share_key(0, 0));
+	KUNIT_EXPECT_EQ(test, 1, pt_share_key(0, 1));
+	KUNIT_EXPECT_EQ(test, PT_SHARE_MAX_VARIANTS,
+			pt_share_key(PTRS_PER_PTE, 0));
+	/* Any index inside a table gives that table's key. */
+	KUNIT_EXPECT_EQ(test, pt_share_key(PTRS_PER_PTE, 2),
+			pt_share_key(2 * PTRS_PER_PTE - 1, 2));
+	KUNIT_EXPECT_LT(test, pt_share_key(PTRS_PER_PTE,
+					   PT_SHARE_MAX_VARIANTS - 1),
+			pt_share_key(2 * PTRS_PER_PTE, 0));
+}
+
+static void pt_share_test_entry_range(struct kunit *test)
+{
+	unsigned long key = pt_share_key(2 * PTRS_PER_PTE, 1);
+	unsigned int from, to;
+
+	/* The whole file: every entry. */
+	pt_share_entry_range(key, 0, ULONG_MAX, &from, &to);
+	KUNIT_EXPECT_EQ(test, 0, from);
+	KUNIT_EXPECT_EQ(test, PTRS_PER_PTE, to);
+	/* Truncate to the middle of the table: its tail. */
+	pt_share_entry_range(key, 2 * PTRS_PER_PTE + 100, ULONG_MAX, &from,
+			     &to);
+	KUNIT_EXPECT_EQ(test, 100, from);
+	KUNIT_EXPECT_EQ(test, PTRS_PER_PTE, to);
+	/* A hole inside the table. */
+	pt_share_entry_range(key, 2 * PTRS_PER_PTE + 10,
+			     2 * PTRS_PER_PTE + 19, &from, &to);
+	KUNIT_EXPECT_EQ(test, 10, from);
+	KUNIT_EXPECT_EQ(test, 20, to);
+	/* A range that starts before and ends inside. */
+	pt_share_entry_range(key, 0, 2 * PTRS_PER_PTE, &from, &to);
+	KUNIT_EXPECT_EQ(test, 0, from);
+	KUNIT_EXPECT_EQ(test, 1, to);
+}
+
 static const char * const pt_share_bad_writes[] = {
 	"", "\n", "-1", "abc", "1x", "2 3", "0x10", " ",
 	"99999999999999999999999",
@@ -125,6 +165,8 @@ static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_eligible_top),
 	KUNIT_CASE(pt_share_test_table_index),
 	KUNIT_CASE(pt_share_test_align_offset),
+	KUNIT_CASE(pt_share_test_key),
+	KUNIT_CASE(pt_share_test_entry_range),
 	KUNIT_CASE(pt_share_test_parse),
 	{}
 };

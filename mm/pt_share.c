@@ -252,6 +252,20 @@ static inline unsigned long pt_share_key(unsigned long index, int variant)
 	return (index / PTRS_PER_PTE) * PT_SHARE_MAX_VARIANTS + variant;
 }
 
+/*
+ * The entries [*from, *to) of the table at @key that map file indices
+ * [first, last]; the table's range must overlap it.
+ */
+static void pt_share_entry_range(unsigned long key, pgoff_t first,
+				 pgoff_t last, unsigned int *from,
+				 unsigned int *to)
+{
+	pgoff_t base = key / PT_SHARE_MAX_VARIANTS * PTRS_PER_PTE;
+
+	*from = first > base ? first - base : 0;
+	*to = last - base >= PTRS_PER_PTE ? PTRS_PER_PTE : last - base + 1;
+}
+
 static inline struct ptdesc *pt_share_pmd_table(pmd_t pmdval)
 {
 	return page_ptdesc(pmd_page(pmdval));
@@ -690,7 +704,7 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 			      pgoff_t last)
 {
 	struct pt_share_cache *cache = READ_ONCE(mapping->pt_share);
-	unsigned long key, first_key, last_key, base;
+	unsigned long key, first_key, last_key;
 	struct vm_area_struct *vma;
 	struct ptdesc *table;
 	unsigned int from, to;
@@ -708,10 +722,7 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 
 	xa_lock(&cache->tables);
 	xa_for_each_range(&cache->tables, key, table, first_key, last_key) {
-		base = key / PT_SHARE_MAX_VARIANTS * PTRS_PER_PTE;
-		from = first > base ? first - base : 0;
-		to = last - base >= PTRS_PER_PTE ? PTRS_PER_PTE :
-						   last - base + 1;
+		pt_share_entry_range(key, first, last, &from, &to);
 		pt_share_zap_table(table, from, to, vma, true);
 	}
 	xa_unlock(&cache->tables);

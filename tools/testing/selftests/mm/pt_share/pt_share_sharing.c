@@ -23,7 +23,10 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 #include "../../kselftest_harness.h"
 
@@ -778,6 +781,126 @@ TEST_F(sharing, mlock_detaches)
 	ASSERT_EQ(0, holder_start(&h, &self->b, true));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(mlock_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int uffd_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_uffd");
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	char *p = backing_map(child_b, true);
+	int uffd;
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return 11;
+	if (ioctl(uffd, UFFDIO_API, &api))
+		return 12;
+	reg.range.start = (unsigned long)p;
+	reg.range.len = SIZE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return 13;
+	/* Registration leaves the shared tables: faults must reach us. */
+	if (read_vmstat("pt_share_detach_uffd") - d0 != NR_SPANS)
+		return 14;
+	/* Pages in the page cache map without a userfault. */
+	return check_all(p, 'a') ? 0 : 15;
+}
+
+TEST_F(sharing, uffd_register_detaches)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(uffd_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+static int softdirty_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_softdirty");
+	char *p = backing_map(child_b, true);
+	long a0;
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (write_file("/proc/self/clear_refs", "4"))
+		return 11;
+	if (read_vmstat("pt_share_detach_softdirty") - d0 != NR_SPANS)
+		return 12;
+	/* While soft-dirty tracking runs, faults do not attach. */
+	a0 = read_vmstat("pt_share_attach");
+	if (!check_all(p, 'a'))
+		return 13;
+	return read_vmstat("pt_share_attach") == a0 ? 0 : 14;
+}
+
+TEST_F(sharing, softdirty_reset_detaches)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(softdirty_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+#define NR_MOVE		64
+#define MPOL_MF_MOVE_ALL_FLAG	(1 << 2)
+
+/*
+ * Move pages of a shared table to the other node while another process is
+ * attached: both still read the right data afterwards.
+ */
+static int migrate_child(void *arg)
+{
+	void *pages[NR_MOVE];
+	int nodes[NR_MOVE], status[NR_MOVE], i, node;
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	for (node = 0; node <= 1; node++) {
+		for (i = 0; i < NR_MOVE; i++) {
+			pages[i] = p + SPAN + i * PAGE;
+			nodes[i] = node;
+			status[i] = -1;
+		}
+		if (syscall(__NR_move_pages, 0, NR_MOVE, pages, nodes, status,
+			    MPOL_MF_MOVE_ALL_FLAG))
+			return 11;
+		for (i = 0; i < NR_MOVE; i++)
+			if (status[i] != node)
+				return 12;
+		if (!check_all(p, 'a'))
+			return 13;
+	}
+	return 0;
+}
+
+TEST_F(sharing, migrate_pages_keeps_data)
+{
+	struct holder h;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs a second NUMA node");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(migrate_child, NULL));
 	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
 	ASSERT_EQ(0, holder_stop(&h));
 }
