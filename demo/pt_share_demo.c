@@ -99,6 +99,8 @@ static int write_sysctl(const char *path, const char *val)
 
 static void sample(struct sample *s, pid_t one)
 {
+	/* Fold the per-CPU deltas that /proc/meminfo would otherwise miss. */
+	write_sysctl("/proc/sys/vm/stat_refresh", "1");
 	s->pagetables_kb = meminfo_kb("PageTables");
 	s->vmpte_kb = one > 0 ? status_kb(one, "VmPTE") : 0;
 	s->attach = vmstat("pt_share_attach");
