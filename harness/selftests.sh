@@ -7,6 +7,7 @@ OUT=$BUILD/kselftest/pt_share
 case "${1:-}" in
 build)
 	flavour=${2:?flavour}
+	"$TOP/harness/overlay.sh"
 	"$TOP/harness/kernel.sh" headers "$flavour"
 	work=$(readlink -f "$WORK_LINK")
 	mkdir -p "$OUT"

@@ -695,8 +695,6 @@ TEST_F(sharing, munmap_part_of_a_table)
 {
 	struct holder h;
 
-	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
-		SKIP(return, "shmdt/inherited mapping: covered by tmpfs, memfd");
 	fill(_metadata, self, 'a');
 	ASSERT_EQ(0, holder_start(&h, &self->b, true));
 	child_b = &self->b;
@@ -1007,13 +1005,30 @@ static int unaligned_child(void *arg)
 {
 	long a0 = read_vmstat("pt_share_attach");
 	char *hole = aligned_hole(SIZE + SPAN);
+	int flags = MAP_SHARED | MAP_FIXED;
 	char *p;
 
-	/* File offset 0 at an address one page past a table boundary. */
-	p = mmap(hole + PAGE, SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, child_b->fd, 0);
-	if (p == MAP_FAILED)
-		return 10;
+	/* Offset 0 at an address one page past a table boundary. */
+	switch (child_b->kind) {
+	case SYSV_SHM:
+		p = shmat(child_b->shmid, hole + PAGE, 0);
+		if (p == (void *)-1)
+			return 10;
+		break;
+	case SHARED_ANON:
+		/* A new object: the inherited one is mapped aligned. */
+		p = mmap(hole + PAGE, SIZE, PROT_READ | PROT_WRITE,
+			 flags | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 10;
+		write_all(p, 'a');
+		break;
+	default:
+		p = mmap(hole + PAGE, SIZE, PROT_READ | PROT_WRITE, flags,
+			 child_b->fd, 0);
+		if (p == MAP_FAILED)
+			return 10;
+	}
 	if (!check_all(p, 'a'))
 		return 11;
 	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
@@ -1021,8 +1036,6 @@ static int unaligned_child(void *arg)
 
 TEST_F(sharing, unaligned_never_shares)
 {
-	if (variant->kind == SHARED_ANON || variant->kind == SYSV_SHM)
-		SKIP(return, "covered by tmpfs, memfd");
 	fill(_metadata, self, 'a');
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(unaligned_child, NULL));
