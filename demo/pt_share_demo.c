@@ -35,12 +35,13 @@ struct result {
 	unsigned long checksum;
 };
 
-static long meminfo_kb(const char *key)
+/* The "key: value" figure of a /proc file such as meminfo or status. */
+static long proc_kb(const char *path, const char *key)
 {
 	char line[256];
 	long v = -1;
 	size_t k = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -53,20 +54,10 @@ static long meminfo_kb(const char *key)
 
 static long status_kb(pid_t pid, const char *key)
 {
-	char path[64], line[256];
-	long v = -1;
-	size_t k = strlen(key);
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, k) && line[k] == ':')
-			v = strtol(line + k + 1, NULL, 10);
-	fclose(f);
-	return v;
+	return proc_kb(path, key);
 }
 
 /* -1 if the counter does not exist (a kernel without CONFIG_PT_SHARE). */
@@ -101,7 +92,7 @@ static void sample(struct sample *s, pid_t one)
 {
 	/* Fold the per-CPU deltas that /proc/meminfo would otherwise miss. */
 	write_sysctl("/proc/sys/vm/stat_refresh", "1");
-	s->pagetables_kb = meminfo_kb("PageTables");
+	s->pagetables_kb = proc_kb("/proc/meminfo", "PageTables");
 	s->vmpte_kb = one > 0 ? status_kb(one, "VmPTE") : 0;
 	s->attach = vmstat("pt_share_attach");
 	s->table_alloc = vmstat("pt_share_table_alloc");

@@ -521,6 +521,12 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 		return false;
 	}
 	table = pt_share_pmd_table(pmdval);
+	/* A shared span lies in one VMA; its table maps that VMA's file. */
+	if (WARN_ON_ONCE(table->__page_mapping !=
+			 (unsigned long)vma->vm_file->f_mapping)) {
+		spin_unlock(pml);
+		return false;
+	}
 	pmd_clear(pmd);
 	spin_unlock(pml);
 

@@ -607,6 +607,23 @@ static char *map_readonly(struct backing_obj *b)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * Fill the backing, start a holder that maps it read-write, run @fn in a
+ * child (which expects 0), then check that the holder still sees the data.
+ */
+static void beside_holder(struct __test_metadata *_metadata,
+			  struct _test_data_sharing *self, int (*fn)(void *))
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(fn, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
 static int readonly_child(void *arg)
 {
 	long alloc0 = read_vmstat("pt_share_table_alloc");
@@ -627,14 +644,7 @@ static int readonly_child(void *arg)
 
 TEST_F(sharing, readonly_mapper_gets_sigsegv)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(readonly_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, readonly_child);
 }
 
 static int mprotect_child(void *arg)
@@ -693,14 +703,7 @@ static int munmap_child(void *arg)
 
 TEST_F(sharing, munmap_part_of_a_table)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(munmap_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, munmap_child);
 }
 
 static int dontneed_child(void *arg)
@@ -725,14 +728,7 @@ static int dontneed_child(void *arg)
 
 TEST_F(sharing, dontneed_detaches)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(dontneed_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, dontneed_child);
 }
 
 static int mremap_child(void *arg)
@@ -754,14 +750,7 @@ static int mremap_child(void *arg)
 
 TEST_F(sharing, mremap_moves_own_view)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(mremap_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, mremap_child);
 }
 
 static int mlock_child(void *arg)
@@ -781,14 +770,7 @@ static int mlock_child(void *arg)
 
 TEST_F(sharing, mlock_detaches)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(mlock_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, mlock_child);
 }
 
 static int uffd_child(void *arg)
@@ -821,16 +803,9 @@ static int uffd_child(void *arg)
 
 TEST_F(sharing, uffd_register_detaches)
 {
-	struct holder h;
-
 	if (variant->kind == SYSV_SHM)
 		SKIP(return, "userfaultfd does not register SysV shm, with or without sharing");
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(uffd_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, uffd_child);
 }
 
 static int softdirty_child(void *arg)
@@ -855,14 +830,7 @@ static int softdirty_child(void *arg)
 
 TEST_F(sharing, softdirty_reset_detaches)
 {
-	struct holder h;
-
-	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	child_b = &self->b;
-	EXPECT_EQ(0, in_child(softdirty_child, NULL));
-	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
-	ASSERT_EQ(0, holder_stop(&h));
+	beside_holder(_metadata, self, softdirty_child);
 }
 
 #define NR_MOVE		64
