@@ -23,6 +23,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1027,6 +1028,146 @@ TEST_F(sharing, sysctl_off_never_attaches)
 	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(plain_child, NULL));
+}
+
+/* ---- processes come and go: nothing leaks ----------------------------- */
+
+#define STORM_ROUNDS	64
+#define STORM_WIDTH	8
+
+static int storm_child(void *arg)
+{
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	return check_all(p, 'a') ? 0 : 11;
+}
+
+/*
+ * Waves of processes attach and exit while a holder stays attached; at the
+ * end every table is freed and PageTables is back where it started.
+ */
+TEST_F(sharing, fork_storm_leaves_nothing)
+{
+	struct counters c0, c1;
+	pid_t pids[STORM_WIDTH];
+	struct holder h;
+	int r, i, status;
+
+	fill(_metadata, self, 'a');
+	child_b = &self->b;
+	snap(&c0);
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	for (r = 0; r < STORM_ROUNDS; r++) {
+		for (i = 0; i < STORM_WIDTH; i++) {
+			pids[i] = fork();
+			ASSERT_GE(pids[i], 0);
+			if (!pids[i])
+				_exit(storm_child(NULL));
+		}
+		for (i = 0; i < STORM_WIDTH; i++) {
+			ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+			ASSERT_TRUE(WIFEXITED(status));
+			ASSERT_EQ(0, WEXITSTATUS(status));
+		}
+	}
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+	snap(&c1);
+	EXPECT_GE(c1.attach - c0.attach,
+		  (long)(STORM_ROUNDS * STORM_WIDTH + 1) * NR_SPANS);
+	EXPECT_EQ(c1.attach - c0.attach, c1.detach - c0.detach);
+	EXPECT_EQ(c1.alloc - c0.alloc, c1.free - c0.free);
+	EXPECT_EQ(c0.pagetables_kb, c1.pagetables_kb);
+}
+
+/* ---- reclaim: swap out and in through shared tables ------------------- */
+
+#define CG	"/sys/fs/cgroup/pt_share_test"
+
+static int run_cmd(const char *cmd)
+{
+	int ret = system(cmd);
+
+	return WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
+}
+
+static bool swap_setup(void)
+{
+	if (access("/sys/block/zram0/disksize", F_OK) ||
+	    access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
+		return false;
+	if (write_file("/sys/block/zram0/disksize", "64M") ||
+	    run_cmd("mkswap /dev/zram0 >/dev/null") ||
+	    run_cmd("swapon /dev/zram0"))
+		return false;
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	if (mkdir(CG, 0755) && errno != EEXIST)
+		return false;
+	return !write_file(CG "/memory.max", "8M");
+}
+
+static void swap_teardown(void)
+{
+	/* Lift the limit first: swapoff brings the pages back into it. */
+	write_file(CG "/memory.max", "max");
+	run_cmd("swapoff /dev/zram0 2>/dev/null");
+	write_file("/sys/block/zram0/reset", "1");
+	rmdir(CG);
+}
+
+static int swap_child(void *arg)
+{
+	long a0 = read_vmstat("pt_share_attach");
+	char pid[16], *p;
+	int i;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(CG "/cgroup.procs", pid))
+		return 10;
+	/*
+	 * Free the pages and write them again, so that they are charged here:
+	 * 16 MiB of shmem under an 8 MiB limit, reclaim must swap.
+	 */
+	p = backing_map(child_b, true);
+	if (!p || madvise(p, SIZE, MADV_REMOVE))
+		return 11;
+	for (i = 0; i < 3; i++) {
+		write_all(p, 'k' + i);
+		if (!check_all(p, 'k' + i))
+			return 12;
+	}
+	/* The pages went out and came back through shared tables. */
+	return read_vmstat("pt_share_attach") - a0 >= NR_SPANS ? 0 : 13;
+}
+
+/*
+ * Pages in shared tables are swapped out under a memcg limit while another
+ * process is attached, then swapped in again: both read the right data.
+ */
+TEST_F(sharing, swap_out_and_in)
+{
+	long out0, in0;
+	struct holder h;
+
+	if (!swap_setup()) {
+		swap_teardown();
+		SKIP(return, "needs zram, mkswap and the memory controller");
+	}
+	out0 = read_vmstat("pswpout");
+	in0 = read_vmstat("pswpin");
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(swap_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'k' + 2));
+	ASSERT_EQ(0, holder_stop(&h));
+	TH_LOG("pswpout +%ld, pswpin +%ld", read_vmstat("pswpout") - out0,
+	       read_vmstat("pswpin") - in0);
+	EXPECT_GT(read_vmstat("pswpout") - out0, 0);
+	EXPECT_GT(read_vmstat("pswpin") - in0, 0);
+	swap_teardown();
 }
 
 TEST_HARNESS_MAIN
