@@ -286,7 +286,7 @@ static bool pt_share_vma_eligible(struct vm_area_struct *vma)
 	if (!vma->vm_file || !(flags & VM_MAYSHARE) || is_cow_mapping(flags))
 		return false;
 	if (flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_LOCKED |
-		     VM_LOCKONFAULT))
+		     VM_LOCKONFAULT | VM_NO_PT_SHARE))
 		return false;
 	/* First cut: shmem only (tmpfs, memfd, SysV shm, shared anon). */
 	if (!shmem_mapping(vma->vm_file->f_mapping))
@@ -299,7 +299,9 @@ static bool pt_share_vma_eligible(struct vm_area_struct *vma)
 	/* Secondary MMUs would miss invalidations made through other mms. */
 	if (mm_has_notifiers(vma->vm_mm))
 		return false;
-	if (vma->vm_end - vma->vm_start < READ_ONCE(sysctl_pt_share_min_bytes))
+	/* MADV_PT_SHARE overrides the length threshold. */
+	if (!(flags & VM_PT_SHARE) &&
+	    vma->vm_end - vma->vm_start < READ_ONCE(sysctl_pt_share_min_bytes))
 		return false;
 	return true;
 }

@@ -32,6 +32,11 @@
 
 #include "../../kselftest_harness.h"
 
+#ifndef MADV_PT_SHARE
+#define MADV_PT_SHARE		26
+#define MADV_NO_PT_SHARE	27
+#endif
+
 #define SPAN		(2UL << 20)	/* one PTE table maps this much */
 #define NR_SPANS	8
 #define SIZE		(NR_SPANS * SPAN)
@@ -1028,6 +1033,87 @@ TEST_F(sharing, sysctl_off_never_attaches)
 	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(plain_child, NULL));
+}
+
+/* ---- madvise: opting ranges in and out -------------------------------- */
+
+static int opt_out_child(void *arg)
+{
+	long d0 = read_vmstat("pt_share_detach_madvise");
+	char *p = backing_map(child_b, true);
+	long a0;
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (madvise(p, SIZE, MADV_NO_PT_SHARE))
+		return 11;
+	/* Opting out detaches at once, and later faults do not attach. */
+	if (read_vmstat("pt_share_detach_madvise") - d0 != NR_SPANS)
+		return 12;
+	a0 = read_vmstat("pt_share_attach");
+	if (!check_all(p, 'a'))
+		return 13;
+	return read_vmstat("pt_share_attach") == a0 ? 0 : 14;
+}
+
+TEST_F(sharing, madvise_opt_out_detaches)
+{
+	beside_holder(_metadata, self, opt_out_child);
+}
+
+static int opt_in_child(void *arg)
+{
+	char *p = backing_map(child_b, true);
+	long a0;
+
+	if (!p)
+		return 10;
+	/* Shorter than vm.pt_share_min_bytes: private tables. */
+	a0 = read_vmstat("pt_share_attach");
+	touch_all(p);
+	if (read_vmstat("pt_share_attach") != a0)
+		return 11;
+	/* Opted in, the range shares once its private tables are gone. */
+	if (madvise(p, SIZE, MADV_PT_SHARE) ||
+	    madvise(p, SIZE, MADV_DONTNEED))
+		return 12;
+	a0 = read_vmstat("pt_share_attach");
+	if (!check_all(p, 'a'))
+		return 13;
+	return read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
+}
+
+TEST_F(sharing, madvise_opt_in_overrides_min_bytes)
+{
+	struct holder h;
+
+	fill(_metadata, self, 'a');
+	ASSERT_EQ(0, holder_start(&h, &self->b, true));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share_min_bytes",
+				"1073741824"));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(opt_in_child, NULL));
+	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
+	ASSERT_EQ(0, holder_stop(&h));
+}
+
+TEST_F(sharing, madvise_bad_ranges)
+{
+	char *p = backing_map(&self->b, true);
+
+	ASSERT_NE(NULL, p);
+	/* The errors of every madvise(): unaligned start, unmapped range. */
+	EXPECT_EQ(-1, madvise(p + 1, PAGE, MADV_PT_SHARE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, madvise(p + SIZE, SPAN, MADV_NO_PT_SHARE));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(-1, madvise(p, -PAGE, MADV_PT_SHARE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, madvise(p, SIZE, MADV_PT_SHARE));
+	EXPECT_EQ(0, madvise(p, SIZE, MADV_NO_PT_SHARE));
+	if (self->b.kind != SHARED_ANON)
+		backing_unmap(&self->b, p);
 }
 
 /* ---- processes come and go: nothing leaks ----------------------------- */
