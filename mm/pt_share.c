@@ -58,7 +58,10 @@
 #define PT_SHARE_MIN_BYTES_DEFAULT	(16UL << 20)
 
 DEFINE_STATIC_KEY_FALSE(pt_share_enabled_key);
-/* Set at the first attach and never cleared: teardown hooks test it. */
+/*
+ * Set the first time vm.pt_share is switched on and never cleared: the
+ * teardown hooks test it, and must keep working after sharing is off.
+ */
 DEFINE_STATIC_KEY_FALSE(pt_share_used_key);
 
 /* vm.pt_share: 0 (default) or 1. Mirrors pt_share_enabled_key. */

@@ -1064,7 +1064,8 @@ TEST_F(sharing, madvise_opt_out_detaches)
 
 static int opt_in_child(void *arg)
 {
-	char *p = backing_map(child_b, true);
+	char *p = backing_map(child_b, true), *q;
+	bool anon = child_b->kind == SHARED_ANON;
 	long a0;
 
 	if (!p)
@@ -1074,12 +1075,21 @@ static int opt_in_child(void *arg)
 	touch_all(p);
 	if (read_vmstat("pt_share_attach") != a0)
 		return 11;
-	/* Opted in, the range shares once its private tables are gone. */
-	if (madvise(p, SIZE, MADV_PT_SHARE) ||
-	    madvise(p, SIZE, MADV_DONTNEED))
+	/*
+	 * A second mapping, opted in before its first access, shares. For
+	 * shared anonymous memory that is a new object in place of the first.
+	 */
+	if (anon)
+		q = mmap(p, SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	else
+		q = backing_map(child_b, true);
+	if (!q || q == MAP_FAILED || madvise(q, SIZE, MADV_PT_SHARE))
 		return 12;
 	a0 = read_vmstat("pt_share_attach");
-	if (!check_all(p, 'a'))
+	if (anon)
+		write_all(q, 'a');
+	if (!check_all(q, 'a'))
 		return 13;
 	return read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
 }
