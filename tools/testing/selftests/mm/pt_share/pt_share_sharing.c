@@ -401,7 +401,7 @@ static int holder_stop(struct holder *h)
 }
 
 /* Run @fn in a child; return its exit status, or 128 + signal. */
-static int in_child(int (*fn)(void *), void *arg)
+static int in_child(int (*fn)(void *), const void *arg)
 {
 	int status;
 	pid_t pid = fork();
@@ -409,7 +409,7 @@ static int in_child(int (*fn)(void *), void *arg)
 	if (pid < 0)
 		return -1;
 	if (!pid)
-		_exit(fn(arg));
+		_exit(fn((void *)arg));
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -1015,6 +1015,7 @@ TEST_F(sharing, unaligned_never_shares)
 	EXPECT_EQ(0, in_child(unaligned_child, NULL));
 }
 
+/* Map and read; the tag is *@arg, or 'a'. Must not attach. */
 static int plain_child(void *arg)
 {
 	long a0 = read_vmstat("pt_share_attach");
@@ -1022,7 +1023,7 @@ static int plain_child(void *arg)
 
 	if (!p)
 		return 10;
-	if (!check_all(p, 'a'))
+	if (!check_all(p, arg ? *(char *)arg : 'a'))
 		return 11;
 	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
 }
@@ -1033,6 +1034,33 @@ TEST_F(sharing, sysctl_off_never_attaches)
 	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(plain_child, NULL));
+}
+
+/*
+ * Switching sharing off stops new attaches only: holders attached before
+ * keep a coherent view, and detach and free their tables as usual.
+ */
+TEST_F(sharing, sysctl_off_keeps_attached_correct)
+{
+	struct counters c0, c1;
+	struct holder h[2];
+
+	fill(_metadata, self, 'a');
+	snap(&c0);
+	ASSERT_EQ(0, holder_start(&h[0], &self->b, true));
+	ASSERT_EQ(0, holder_start(&h[1], &self->b, true));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	ASSERT_EQ(0, holder_cmd(&h[0], 'w', 'd'));
+	ASSERT_EQ(0, holder_cmd(&h[1], 'c', 'd'));
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(plain_child, "d"));
+	ASSERT_EQ(0, holder_stop(&h[0]));
+	ASSERT_EQ(0, holder_stop(&h[1]));
+	snap(&c1);
+	EXPECT_EQ(2 * NR_SPANS, c1.attach - c0.attach);
+	EXPECT_EQ(c1.attach - c0.attach, c1.detach - c0.detach);
+	EXPECT_EQ(NR_SPANS, c1.free - c0.free);
+	EXPECT_EQ(c0.pagetables_kb, c1.pagetables_kb);
 }
 
 /* ---- madvise: opting ranges in and out -------------------------------- */
