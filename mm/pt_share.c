@@ -739,6 +739,55 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 	xa_unlock(&cache->tables);
 }
 
+/* ---------------------------------------------------------------------- */
+/* How many mms map a page                                                 */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * __pt_share_folio_mapped_shared - is @folio mapped by a shared table?
+ * @folio: a mapped page-cache folio
+ *
+ * An entry in a shared table adds one to the mapcount however many mms are
+ * attached. folio_likely_mapped_shared() asks here, so that move_pages()
+ * without MPOL_MF_MOVE_ALL, MADV_PAGEOUT, MADV_COLD and NUMA balancing
+ * treat the page as the other mms' too, as they would without sharing.
+ * Looks at the entry of the folio's first page only, as the mapcount
+ * estimate does for large folios.
+ *
+ * The caller holds the folio mapped (a page table lock, or the rmap
+ * walk's i_mmap lock), which keeps the inode and its cache alive; the
+ * tables themselves are freed only after an RCU grace period.
+ *
+ * Return: true if a table with more than one sharer maps @folio.
+ */
+bool __pt_share_folio_mapped_shared(struct folio *folio)
+{
+	struct address_space *mapping = READ_ONCE(folio->mapping);
+	unsigned long pfn = folio_pfn(folio);
+	struct pt_share_cache *cache;
+	struct ptdesc *table;
+	bool shared = false;
+	pte_t pte;
+	int v;
+
+	if (!mapping || ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
+		return false;
+	cache = READ_ONCE(mapping->pt_share);
+	if (!cache)
+		return false;
+	rcu_read_lock();
+	for (v = 0; v < PT_SHARE_MAX_VARIANTS && !shared; v++) {
+		table = xa_load(&cache->tables, pt_share_key(folio->index, v));
+		if (!table || atomic_read(&table->pt_share_count) < 2)
+			continue;
+		pte = ptep_get((pte_t *)ptdesc_address(table) +
+			       folio->index % PTRS_PER_PTE);
+		shared = pte_present(pte) && pte_pfn(pte) == pfn;
+	}
+	rcu_read_unlock();
+	return shared;
+}
+
 /**
  * pt_share_mapping_destroy - free the pt_share cache of an evicted inode
  * @mapping: the inode's address_space

@@ -78,6 +78,25 @@ static inline bool pt_share_pte_shared(pte_t *ptep)
 	return pt_share_table_shared(virt_to_ptdesc(ptep));
 }
 
+/**
+ * pt_share_pte_sharers - how many mms reach the entry at @ptep
+ * @ptep: a mapped PTE pointer, with its table's lock held
+ *
+ * An entry of a shared table counts once in its page's mapcount, but it
+ * maps the page into every attached mm. smaps and pagemap add the other
+ * sharers to the mapcount they report.
+ *
+ * Return: the share count of a shared table, 1 for a private one.
+ */
+static inline int pt_share_pte_sharers(pte_t *ptep)
+{
+	struct ptdesc *table = virt_to_ptdesc(ptep);
+
+	if (!pt_share_table_shared(table))
+		return 1;
+	return max(atomic_read(&table->pt_share_count), 1);
+}
+
 bool __pt_share_attach(struct vm_fault *vmf);
 bool __pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 			unsigned long addr);
@@ -263,6 +282,11 @@ static inline bool pt_share_enabled(void)
 static inline bool pt_share_pte_shared(pte_t *ptep)
 {
 	return false;
+}
+
+static inline int pt_share_pte_sharers(pte_t *ptep)
+{
+	return 1;
 }
 
 static inline bool pt_share_attach(struct vm_fault *vmf)

@@ -12,6 +12,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -618,14 +620,15 @@ static char *map_readonly(struct backing_obj *b)
  * child (which expects 0), then check that the holder still sees the data.
  */
 static void beside_holder(struct __test_metadata *_metadata,
-			  struct _test_data_sharing *self, int (*fn)(void *))
+			  struct _test_data_sharing *self, int (*fn)(void *),
+			  void *arg)
 {
 	struct holder h;
 
 	fill(_metadata, self, 'a');
 	ASSERT_EQ(0, holder_start(&h, &self->b, true));
 	child_b = &self->b;
-	EXPECT_EQ(0, in_child(fn, NULL));
+	EXPECT_EQ(0, in_child(fn, arg));
 	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
 	ASSERT_EQ(0, holder_stop(&h));
 }
@@ -650,7 +653,7 @@ static int readonly_child(void *arg)
 
 TEST_F(sharing, readonly_mapper_gets_sigsegv)
 {
-	beside_holder(_metadata, self, readonly_child);
+	beside_holder(_metadata, self, readonly_child, NULL);
 }
 
 static int mprotect_child(void *arg)
@@ -709,7 +712,7 @@ static int munmap_child(void *arg)
 
 TEST_F(sharing, munmap_part_of_a_table)
 {
-	beside_holder(_metadata, self, munmap_child);
+	beside_holder(_metadata, self, munmap_child, NULL);
 }
 
 static int dontneed_child(void *arg)
@@ -734,7 +737,7 @@ static int dontneed_child(void *arg)
 
 TEST_F(sharing, dontneed_detaches)
 {
-	beside_holder(_metadata, self, dontneed_child);
+	beside_holder(_metadata, self, dontneed_child, NULL);
 }
 
 static int mremap_child(void *arg)
@@ -756,7 +759,7 @@ static int mremap_child(void *arg)
 
 TEST_F(sharing, mremap_moves_own_view)
 {
-	beside_holder(_metadata, self, mremap_child);
+	beside_holder(_metadata, self, mremap_child, NULL);
 }
 
 static int mlock_child(void *arg)
@@ -776,7 +779,7 @@ static int mlock_child(void *arg)
 
 TEST_F(sharing, mlock_detaches)
 {
-	beside_holder(_metadata, self, mlock_child);
+	beside_holder(_metadata, self, mlock_child, NULL);
 }
 
 static int uffd_child(void *arg)
@@ -811,7 +814,7 @@ TEST_F(sharing, uffd_register_detaches)
 {
 	if (variant->kind == SYSV_SHM)
 		SKIP(return, "userfaultfd does not register SysV shm, with or without sharing");
-	beside_holder(_metadata, self, uffd_child);
+	beside_holder(_metadata, self, uffd_child, NULL);
 }
 
 static int softdirty_child(void *arg)
@@ -836,7 +839,7 @@ static int softdirty_child(void *arg)
 
 TEST_F(sharing, softdirty_reset_detaches)
 {
-	beside_holder(_metadata, self, softdirty_child);
+	beside_holder(_metadata, self, softdirty_child, NULL);
 }
 
 #define NR_MOVE		64
@@ -884,6 +887,183 @@ TEST_F(sharing, migrate_pages_keeps_data)
 	EXPECT_EQ(0, in_child(migrate_child, NULL));
 	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
 	ASSERT_EQ(0, holder_stop(&h));
+}
+
+/* ---- a page in a shared table is mapped by every sharer --------------- */
+
+#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
+#define PM_PRESENT		(1ULL << 63)
+
+/* Rss and Pss of the VMA that starts at @p, from /proc/self/smaps, in kB. */
+static int smaps_rss_pss(char *p, long *rss, long *pss)
+{
+	unsigned long start, end;
+	bool in = false;
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	*rss = *pss = -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start == (unsigned long)p;
+			continue;
+		}
+		if (in && !strncmp(line, "Rss:", 4))
+			*rss = strtol(line + 4, NULL, 10);
+		if (in && !strncmp(line, "Pss:", 4))
+			*pss = strtol(line + 4, NULL, 10);
+	}
+	fclose(f);
+	return *rss < 0 || *pss < 0 ? -1 : 0;
+}
+
+/* How many of the pages of [p, p + SIZE) pagemap calls exclusive; -1: error. */
+static long pagemap_exclusive(char *p)
+{
+	unsigned long i, n = SIZE / PAGE;
+	uint64_t *pm = calloc(n, sizeof(*pm));
+	long excl = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0 || !pm ||
+	    pread(fd, pm, n * sizeof(*pm), (unsigned long)p / PAGE * 8) !=
+	    (ssize_t)(n * sizeof(*pm)))
+		excl = -1;
+	for (i = 0; excl >= 0 && i < n; i++) {
+		if (!(pm[i] & PM_PRESENT)) {
+			excl = -1;
+			break;
+		}
+		excl += !!(pm[i] & PM_MMAP_EXCLUSIVE);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(pm);
+	return excl;
+}
+
+/*
+ * Map and touch the backing through shared tables that @sharers processes
+ * (this one included) reach, then check what the kernel says about the
+ * pages: smaps Pss is Rss divided by the sharers, pagemap calls them
+ * exclusive only when alone, and move_pages() without MPOL_MF_MOVE_ALL
+ * moves them only when alone (-EACCES otherwise), all as without sharing.
+ */
+static int sharers_child(void *arg)
+{
+	long sharers = (long)arg, a0 = read_vmstat("pt_share_attach");
+	int nodes[NR_MOVE], status[NR_MOVE], i, to, want;
+	void *pages[NR_MOVE];
+	long rss, pss, excl;
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	if (read_vmstat("pt_share_attach") - a0 != NR_SPANS)
+		return 11;
+	if (smaps_rss_pss(p, &rss, &pss))
+		return 12;
+	if (rss != SIZE / 1024 || pss != rss / sharers) {
+		fprintf(stderr, "# %ld sharers: Rss %ld kB, Pss %ld kB\n",
+			sharers, rss, pss);
+		return 13;
+	}
+	excl = pagemap_exclusive(p);
+	if (excl != (sharers == 1 ? (long)(SIZE / PAGE) : 0)) {
+		fprintf(stderr, "# %ld sharers: %ld pages exclusive\n",
+			sharers, excl);
+		return 14;
+	}
+	if (access("/sys/devices/system/node/node1", F_OK))
+		return 0;
+	for (i = 0; i < NR_MOVE; i++)
+		pages[i] = p + SPAN + i * PAGE;
+	if (syscall(__NR_move_pages, 0, NR_MOVE, pages, NULL, status, 0))
+		return 15;
+	to = !status[0];
+	for (i = 0; i < NR_MOVE; i++) {
+		nodes[i] = to;
+		status[i] = INT_MIN;
+	}
+	if (syscall(__NR_move_pages, 0, NR_MOVE, pages, nodes, status, 0))
+		return 16;
+	want = sharers == 1 ? to : -EACCES;
+	for (i = 0; i < NR_MOVE; i++)
+		if (status[i] != want) {
+			fprintf(stderr, "# %ld sharers: page %d status %d, not %d\n",
+				sharers, i, status[i], want);
+			return 17;
+		}
+	return check_all(p, 'a') ? 0 : 18;
+}
+
+TEST_F(sharing, alone_pages_are_exclusive)
+{
+	fill(_metadata, self, 'a');
+	child_b = &self->b;
+	EXPECT_EQ(0, in_child(sharers_child, (void *)1L));
+}
+
+TEST_F(sharing, attached_pages_are_shared)
+{
+	beside_holder(_metadata, self, sharers_child, (void *)2L);
+}
+
+/* The ABI of lib/test_hmm_uapi.h, an mmu notifier user the guest has. */
+struct hmm_dmirror_cmd {
+	uint64_t addr, ptr, npages, cpages, faults;
+};
+
+#define HMM_DMIRROR_READ	_IOWR('H', 0x00, struct hmm_dmirror_cmd)
+
+/*
+ * Registering an mmu notifier (opening the HMM test device does) detaches
+ * the mm from its shared tables, and it attaches no more; the device still
+ * reads the data through the mm's own tables.
+ */
+static int notifier_child(void *arg)
+{
+	long a0 = read_vmstat("pt_share_attach"), a1, n0;
+	struct hmm_dmirror_cmd cmd = { 0 };
+	char *p = backing_map(child_b, true), *buf = malloc(SIZE);
+	unsigned long off;
+	int fd;
+
+	if (!p || !buf)
+		return 10;
+	touch_all(p);
+	if (read_vmstat("pt_share_attach") - a0 != NR_SPANS)
+		return 11;
+	n0 = read_vmstat("pt_share_detach_notifier");
+	fd = open("/dev/hmm_dmirror0", O_RDWR);
+	if (fd < 0)
+		return 12;
+	if (read_vmstat("pt_share_detach_notifier") - n0 != NR_SPANS)
+		return 13;
+	a1 = read_vmstat("pt_share_attach");
+	if (!check_all(p, 'a') || read_vmstat("pt_share_attach") != a1)
+		return 14;
+	cmd.addr = (unsigned long)p;
+	cmd.ptr = (unsigned long)buf;
+	cmd.npages = SIZE / PAGE;
+	if (ioctl(fd, HMM_DMIRROR_READ, &cmd) || cmd.cpages != SIZE / PAGE)
+		return 15;
+	for (off = 0; off < SIZE; off += PAGE)
+		if (buf[off] != p[off])
+			return 16;
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+TEST_F(sharing, mmu_notifier_detaches)
+{
+	if (access("/dev/hmm_dmirror0", F_OK))
+		SKIP(return, "needs /dev/hmm_dmirror0 (CONFIG_TEST_HMM), an mmu notifier user");
+	beside_holder(_metadata, self, notifier_child, NULL);
 }
 
 /* ---- changes to the file, seen by every mapper ------------------------- */
@@ -1087,7 +1267,7 @@ static int opt_out_child(void *arg)
 
 TEST_F(sharing, madvise_opt_out_detaches)
 {
-	beside_holder(_metadata, self, opt_out_child);
+	beside_holder(_metadata, self, opt_out_child, NULL);
 }
 
 static int opt_in_child(void *arg)
