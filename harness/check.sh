@@ -2,7 +2,8 @@
 # check.sh: every test of the project. Ends with "N passed, N failed, N skipped"
 # and exits non-zero on any failure or kernel splat.
 #
-# Stages: host checks (overlay, checkpatch, series), the debug kernel build,
+# Stages: host checks (overlay, checkpatch, series), the patched files built
+# with CONFIG_PT_SHARE=n, the debug kernel build,
 # the kselftest build, then one boot of the debug kernel
 # (page_table_check=on) that runs KUnit at boot and the kselftests.
 . "$(dirname "$0")/lib.sh"
@@ -64,6 +65,15 @@ build_debug() {
 	else
 		result FAIL "build: debug kernel"
 		return 1
+	fi
+}
+
+build_nopt() {
+	if "$TOP/harness/kernel.sh" objects nopt > "$RES/nopt.log" 2>&1; then
+		result PASS "build: every patched file with CONFIG_PT_SHARE=n"
+	else
+		tail -40 "$RES/nopt.log" >&2
+		result FAIL "build: every patched file with CONFIG_PT_SHARE=n"
 	fi
 }
 
@@ -144,6 +154,7 @@ summary() {
 stage "host: overlay" host_overlay || { summary; exit 1; }
 stage "host: checkpatch" host_checkpatch
 stage "host: series" host_series
+stage "build: CONFIG_PT_SHARE=n" build_nopt
 if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
 	stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
 fi

@@ -3,7 +3,9 @@
 #   kernel.sh source            extract the pinned base once, apply the overlay
 #   kernel.sh build FLAVOUR     configure (if needed) and build bzImage
 #   kernel.sh headers FLAVOUR   install uapi headers for the selftests
-# FLAVOUR is release, debug, or stock (the unpatched base, release config).
+#   kernel.sh objects nopt      compile every patched .c file without pt_share
+# FLAVOUR is release, debug, stock (the unpatched base, release config) or
+# nopt (the release config with CONFIG_PT_SHARE=n; objects only).
 . "$(dirname "$0")/lib.sh"
 
 cmd_source() {
@@ -54,6 +56,7 @@ fragments() {
 	case "$1" in
 	release|stock) echo "$TOP/configs/common.config $TOP/configs/release.config" ;;
 	debug) echo "$TOP/configs/common.config $TOP/configs/debug.config" ;;
+	nopt) echo "$TOP/configs/common.config $TOP/configs/release.config $TOP/configs/nopt.config" ;;
 	*) die "unknown flavour '$1' (release, debug, stock)" ;;
 	esac
 }
@@ -67,6 +70,9 @@ verify_config() {
 			sym=${line%%=*}; val=${line#*=}
 			# The stock kernel has no CONFIG_PT_SHARE by definition.
 			[ "$flavour" = stock ] && [ "${sym#CONFIG_PT_SHARE}" != "$sym" ] && continue
+			# nopt overrides the release fragment's pt_share symbols.
+			[ "$flavour" = nopt ] && [ "$frag" != "$TOP/configs/nopt.config" ] &&
+				[ "${sym#CONFIG_PT_SHARE}" != "$sym" ] && continue
 			if [ "$val" = n ]; then
 				grep -q "^$sym=" "$cfg" && { echo "config: $sym=n requested, got $(grep "^$sym=" "$cfg")" >&2; bad=1; }
 			else
@@ -116,6 +122,23 @@ cmd_build() {
 	log "built $BUILD/out-$flavour/arch/x86/boot/bzImage"
 }
 
+# Compile the object of every .c file the overlay patches, with the nopt
+# config: call sites must build against the !CONFIG_PT_SHARE stubs.
+cmd_objects() {
+	local flavour=${1:?flavour} objs
+	need_pkgs $BUILD_PKGS
+	cmd_source
+	cmd_config "$flavour"
+	objs=$(cd "$TOP" && find $OVERLAY_DIRS -name '*.c.patch' 2>/dev/null |
+	       grep -v '^tools/' | sed 's/\.c\.patch$/.o/' | LC_ALL=C sort)
+	log "compiling $(echo "$objs" | wc -l) patched files with the $flavour config"
+	if ! kmake "$flavour" $objs > "$BUILD/out-$flavour/build.log" 2>&1; then
+		tail -40 "$BUILD/out-$flavour/build.log" >&2
+		die "$flavour objects failed (full log: $BUILD/out-$flavour/build.log)"
+	fi
+	grep -E 'warning:' "$BUILD/out-$flavour/build.log" >&2 || true
+}
+
 cmd_headers() {
 	local flavour=${1:?flavour}
 	kmake "$flavour" headers > /dev/null
@@ -126,5 +149,6 @@ source) cmd_source ;;
 config) cmd_config "${2:?flavour}" ;;
 build) cmd_build "${2:?flavour}" ;;
 headers) cmd_headers "${2:?flavour}" ;;
-*) die "usage: $0 source | config FLAVOUR | build FLAVOUR | headers FLAVOUR" ;;
+objects) cmd_objects "${2:?flavour}" ;;
+*) die "usage: $0 source | config FLAVOUR | build FLAVOUR | headers FLAVOUR | objects nopt" ;;
 esac
