@@ -56,6 +56,8 @@ cmdline+=" hung_task_panic=1 rdinit=/init no_hash_pointers numa=fake=2"
 [ "$FLAVOUR" = debug ] && cmdline+=" page_table_check=on"
 cmdline+=" pt_share.repo=$TOP pt_share.run=$run ${APPEND:-}"
 
+# Two sockets of one core: without ACPI the guest finds its CPUs in
+# SeaBIOS's MP table, which lists one processor per socket only.
 accel="-accel tcg,thread=multi"
 [ "$ACCEL" = kvm ] && accel="-accel kvm"
 log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM, numa=fake=2): $*"
@@ -63,7 +65,7 @@ log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM, numa=fake=2): $*"
 t0=$(date +%s%N)
 # shellcheck disable=SC2086
 timeout --foreground -k 5 "$VM_TIMEOUT" qemu-system-x86_64 $accel -cpu max \
-	-smp 2 -m "${mem_mb}M" \
+	-smp 2,sockets=2,cores=1,threads=1 -m "${mem_mb}M" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-nodefaults -display none -no-reboot \
 	-serial "file:$run/console.log" -serial "file:$run/output.log" \
