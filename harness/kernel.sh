@@ -3,7 +3,7 @@
 #   kernel.sh source            extract the pinned base once, apply the overlay
 #   kernel.sh build FLAVOUR     configure (if needed) and build bzImage
 #   kernel.sh headers FLAVOUR   install uapi headers for the selftests
-#   kernel.sh objects nopt      compile every patched .c file without pt_share
+#   kernel.sh objects nopt      compile the patched directories without pt_share
 # FLAVOUR is release, debug, stock (the unpatched base, release config) or
 # nopt (the release config with CONFIG_PT_SHARE=n; objects only).
 . "$(dirname "$0")/lib.sh"
@@ -122,16 +122,19 @@ cmd_build() {
 	log "built $BUILD/out-$flavour/arch/x86/boot/bzImage"
 }
 
-# Compile the object of every .c file the overlay patches, with the nopt
-# config: call sites must build against the !CONFIG_PT_SHARE stubs.
+# Compile the directories of every .c file the overlay patches, with the
+# nopt config: call sites must build against the !CONFIG_PT_SHARE stubs.
 cmd_objects() {
 	local flavour=${1:?flavour} objs
 	need_pkgs $BUILD_PKGS
 	cmd_source
 	cmd_config "$flavour"
-	objs=$(cd "$TOP" && find $OVERLAY_DIRS -name '*.c.patch' 2>/dev/null |
-	       grep -v '^tools/' | sed 's/\.c\.patch$/.o/' | LC_ALL=C sort)
-	log "compiling $(echo "$objs" | wc -l) patched files with the $flavour config"
+	objs=$(cd "$TOP" && for d in $OVERLAY_DIRS; do
+		if [ -d "$d" ]; then find "$d" -name '*.c.patch'; fi
+	done | grep -v '^tools/' | xargs -n1 dirname | sed 's|$|/|' | LC_ALL=C sort -u)
+	# Whole directories: a patched file the config leaves out (such as
+	# mm/mmu_notifier.c without CONFIG_MMU_NOTIFIER) must not be forced.
+	log "compiling $(echo $objs) with the $flavour config"
 	if ! kmake "$flavour" $objs > "$BUILD/out-$flavour/build.log" 2>&1; then
 		tail -40 "$BUILD/out-$flavour/build.log" >&2
 		die "$flavour objects failed (full log: $BUILD/out-$flavour/build.log)"

@@ -284,6 +284,11 @@ static inline bool pt_share_pte_shared(pte_t *ptep)
 	return false;
 }
 
+static inline bool pt_share_pmd_shared(pmd_t pmdval)
+{
+	return false;
+}
+
 static inline int pt_share_pte_sharers(pte_t *ptep)
 {
 	return 1;
