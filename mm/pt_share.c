@@ -21,7 +21,9 @@
  *  - Rmap-driven changes ("O": reclaim, migration) clear an entry once in
  *    the shared table and then flush every CPU, because the attached mms
  *    map the table at different addresses. Truncate and hole punch zap the
- *    cached tables directly, before the per-VMA walk.
+ *    cached tables directly, before the per-VMA walk. folio_mkclean() never
+ *    reaches a shared table: shmem has no writeback, so it never cleans a
+ *    shmem folio; regular files will need the same clear-once path there.
  *  - NUMA hinting never changes a shared table.
  *
  * Accounting: attaching adds one table to the mm's nr_ptes and the whole
