@@ -2,16 +2,22 @@
 #
 #   make run        build the release kernel, boot it, run the demo
 #   make check      every test: host checks, debug kernel, KUnit, kselftests
+#                   (FULL=1: all upstream mm selftests, 10-minute soak)
 #   make vm CMD=... run one command in the guest (FLAVOUR=release|debug)
 #   make kernel     build the FLAVOUR kernel (incremental)
 #   make series     write the overlay as a git-am-able patch series
+#   make bench      the benchmark suite (QUICK=1: reduced set, minutes)
 #   make clean      remove build outputs, keep the extracted base tree
 
 FLAVOUR ?= release
 CMD ?= uname -a
 export FLAVOUR MEM VM_TIMEOUT ACCEL APPEND
+# FULL=1 make check: the long forms of the upstream mm comparison and the soak.
+export FULL
+export QUICK BENCH_NO_BUILD BENCH_NO_STOCK BENCH_SCENARIOS BENCH_CONTENDERS
+export BENCH_NS BENCH_SIZE_MB BENCH_REPS BENCH_PROBE_N BENCH_STRESS_ARGS
 
-.PHONY: run check vm kernel series clean distclean
+.PHONY: run check vm kernel series bench clean distclean
 
 run:
 	@harness/run-demo.sh
@@ -28,8 +34,11 @@ kernel:
 series:
 	@harness/series.sh
 
+bench:
+	@scripts/bench/run.sh
+
 clean:
-	rm -rf .build/out-* .build/vm .build/kselftest .build/demo .build/series
+	rm -rf .build/out-* .build/vm .build/kselftest .build/demo .build/series .build/bench
 
 distclean:
 	chmod -R u+w .build 2>/dev/null || true

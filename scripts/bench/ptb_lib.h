@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * ptb_lib.h: helpers shared by the pt_share benchmark programs: /proc and
+ * Helpers shared by the pt_share benchmark programs: /proc and
  * /sys readers, clocks, the backing files and how each contender maps them.
  *
  * Every program prints its measurements as one line per measurement:

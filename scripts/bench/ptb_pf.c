@@ -31,10 +31,11 @@ struct task_report {
 	int err;
 };
 
+/* One task; @fds: the read end of the start pipe, the report pipe. */
 static void __attribute__((noreturn))
-task(enum ptb_kind kind, size_t size, const char *dir, int secs, int go_fd,
-     int rep_fd)
+task(enum ptb_kind kind, size_t size, const char *dir, int secs, int fds[2])
 {
+	int go_fd = fds[0], rep_fd = fds[1];
 	struct task_report r = { 0 };
 	off_t off = ptb_kind_offset(kind);
 	long long t0 = 0, deadline = 0;
@@ -98,7 +99,8 @@ int main(int argc, char **argv)
 {
 	const char *mode = NULL, *dir = "/dev/shm", *tag = "";
 	size_t size = 128UL << 20;
-	int tasks = 2, secs = 10, opt, i, go[2], rep[2], status, failed = 0;
+	int tasks = 2, secs = 10, opt, i, go[2], rep[2], fds[2], status;
+	int failed = 0;
 	struct task_report r;
 	long long ops = 0, max_ns = 0;
 	long minflt = 0, attach0, attach1, alloc0, alloc1;
@@ -151,7 +153,9 @@ int main(int argc, char **argv)
 		if (!pids[i]) {
 			close(go[1]);
 			close(rep[0]);
-			task(kind, size, dir, secs, go[0], rep[1]);
+			fds[0] = go[0];
+			fds[1] = rep[1];
+			task(kind, size, dir, secs, fds);
 		}
 	}
 	close(go[0]);
@@ -186,7 +190,9 @@ int main(int argc, char **argv)
 		errno = 0;
 		ptb_die("a task failed (%s mode, %s)", mode, dir);
 	}
-	printf("RESULT %s mode=%s size_mb=%zu tasks=%d secs=%d ops=%lld ops_per_s=%.1f minflt_per_op=%.3f wall_ms=%.1f attach=%ld table_alloc=%ld\n",
+	printf("RESULT %s mode=%s size_mb=%zu tasks=%d secs=%d ops=%lld"
+	       " ops_per_s=%.1f minflt_per_op=%.3f wall_ms=%.1f attach=%ld"
+	       " table_alloc=%ld\n",
 	       tag, mode, size >> 20, tasks, secs, ops, rate,
 	       ops ? (double)minflt / ops : 0.0, ptb_ms(max_ns),
 	       ptb_delta(attach0, attach1), ptb_delta(alloc0, alloc1));

@@ -30,7 +30,7 @@
  * error, whatever the timing.
  */
 #include <signal.h>
-#include <poll.h>
+#include <sys/personality.h>
 
 #include "ptb_lib.h"
 
@@ -96,9 +96,9 @@ child_main(const struct opts *o, enum probe what, int idx, int rep_fd,
 		}
 	}
 	t1 = ptb_now_ns();
-	if (p && what == P_WRITE)
+	if (p && what == P_WRITE) {
 		ptb_write_all(p, o->size, ptb_kind_offset(o->kind));
-	else if (p) {
+	} else if (p) {
 		r.sum = ptb_read_all(p, o->size);
 		r.did_read = 1;
 	}
@@ -317,7 +317,11 @@ static int do_hold(const struct opts *o)
 	vmpte = ptb_status_kb(last.pid, "VmPTE");
 	teardown_ns = stop_holders();
 	ptb_snap(&c2, true);
-	result(o, " n=%d size_mb=%zu pt_before_kb=%ld pt_hold_kb=%ld pt_growth_kb=%ld pt_after_kb=%ld vmpte_kb=%ld attach=%ld table_alloc=%ld table_free=%ld detach=%ld teardown_detach=%ld teardown_free=%ld last_minflt=%ld last_map_ms=%.3f last_read_ms=%.3f setup_ms=%.1f teardown_ms=%.1f",
+	result(o, " n=%d size_mb=%zu pt_before_kb=%ld pt_hold_kb=%ld"
+	       " pt_growth_kb=%ld pt_after_kb=%ld vmpte_kb=%ld attach=%ld"
+	       " table_alloc=%ld table_free=%ld detach=%ld teardown_detach=%ld"
+	       " teardown_free=%ld last_minflt=%ld last_map_ms=%.3f"
+	       " last_read_ms=%.3f setup_ms=%.1f teardown_ms=%.1f",
 	       o->n, o->size >> 20, c0.pagetables_kb, c1.pagetables_kb,
 	       c1.pagetables_kb - c0.pagetables_kb, c2.pagetables_kb, vmpte,
 	       ptb_delta(c0.attach, c1.attach),
@@ -339,7 +343,9 @@ static void probe_result(const struct opts *o, enum probe what, long fa,
 			 const struct ptb_counters *c0,
 			 const struct ptb_counters *c1)
 {
-	result(o, " n=%d size_mb=%zu probe=%s fault_around=%ld prep=%d map_ms=%.3f access_ms=%.3f total_ms=%.3f minflt=%ld unmap_ms=%.3f exit_ms=%.3f attach=%ld",
+	result(o, " n=%d size_mb=%zu probe=%s fault_around=%ld prep=%d"
+	       " map_ms=%.3f access_ms=%.3f total_ms=%.3f minflt=%ld"
+	       " unmap_ms=%.3f exit_ms=%.3f attach=%ld",
 	       o->n, o->size >> 20, probe_name[what], fa, rep,
 	       ptb_ms(r->map_ns), ptb_ms(r->access_ns),
 	       ptb_ms(r->map_ns + r->access_ns), r->minflt,
@@ -451,7 +457,9 @@ static int do_fork(const struct opts *o)
 			fail("child ended with status %#x", status);
 		ptb_snap(&c1, false);
 		/* r.map_ns holds the child's first timestamp after fork. */
-		result(o, " size_mb=%zu prep=%d fork_ms=%.3f child_start_ms=%.3f child_read_ms=%.3f child_minflt=%ld total_ms=%.3f attach=%ld",
+		result(o, " size_mb=%zu prep=%d fork_ms=%.3f child_start_ms=%.3f"
+		       " child_read_ms=%.3f child_minflt=%ld total_ms=%.3f"
+		       " attach=%ld",
 		       o->size >> 20, rep, ptb_ms(t_fork - t0),
 		       ptb_ms(r.map_ns - t0), ptb_ms(r.access_ns), r.minflt,
 		       ptb_ms(t_end - t0), ptb_delta(c0.attach, c1.attach));
@@ -470,6 +478,27 @@ static void __attribute__((noreturn)) usage(void)
 	exit(2);
 }
 
+/*
+ * Page-table use depends on where the stack, the libraries and the mapping
+ * fall relative to 2 MiB and 1 GiB boundaries. With address-space
+ * randomization each run of this program would get another layout, and
+ * its page tables a few pages more or less per process than the baseline
+ * run's: run without it, so that every run has the same layout.
+ */
+static void no_aslr(char **argv)
+{
+	int pers = personality(0xffffffff);
+
+	if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
+		return;
+	if (personality(pers | ADDR_NO_RANDOMIZE) == -1)
+		return;
+	execv("/proc/self/exe", argv);
+	/* Still randomized, but the figures are only less comparable. */
+	fprintf(stderr, "%s: cannot re-exec without ASLR: %s\n", ptb_prog,
+		strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -478,6 +507,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	ptb_prog = "ptb_share";
+	no_aslr(argv);
 	if (argc < 2)
 		usage();
 	o.mode = argv[1];
