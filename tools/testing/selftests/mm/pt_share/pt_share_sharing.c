@@ -891,8 +891,8 @@ TEST_F(sharing, migrate_pages_keeps_data)
 
 /* ---- a page in a shared table is mapped by every sharer --------------- */
 
-#define PM_MMAP_EXCLUSIVE	(1ULL << 56)
-#define PM_PRESENT		(1ULL << 63)
+#define PM_MMAP_EXCLUSIVE	0x0100000000000000ULL	/* bit 56 */
+#define PM_PRESENT		0x8000000000000000ULL	/* bit 63 */
 
 /* Rss and Pss of the VMA that starts at @p, from /proc/self/smaps, in kB. */
 static int smaps_rss_pss(char *p, long *rss, long *pss)
