@@ -1,0 +1,148 @@
+#!/bin/sh
+# Run in the guest (issue 5, part 4): a stress-ng soak of the mm paths
+# pt_share hooks, with vm.pt_share=1 and vm.pt_share_min_bytes=2097152,
+# while pt_share_racer runs in a memory cgroup limited to about half its
+# working set, with zram swap under it.
+#
+# usage: soak.sh RACER_DIR SECONDS OUTDIR [PCT]
+# PCT: the racer's memory.max in percent of its measured working set
+# (default 50).
+# Prints "SOAK_RESULT PASS|FAIL <name>|<why>" lines for harness/check.sh
+# and "SOAK_INFO ..." lines with the numbers. POSIX sh (dash).
+racer_dir=$1 secs=$2 out=$3 pct=${4:-50}
+racer=$racer_dir/pt_share_racer
+cg=/sys/fs/cgroup
+mkdir -p "$out"
+
+res() { echo "SOAK_RESULT $1 $2|${3:-}"; }
+info() { echo "SOAK_INFO $*"; }
+vmstat() { sed -n "s/^$1 //p" /proc/vmstat; }
+live_tables() { echo $(($(vmstat pt_share_table_alloc) - $(vmstat pt_share_table_free))); }
+attached() { echo $(($(vmstat pt_share_attach) - $(vmstat pt_share_detach))); }
+
+[ -x "$racer" ] || { res FAIL "soak: setup" "no $racer"; exit 1; }
+command -v stress-ng > /dev/null || { res FAIL "soak: setup" "no stress-ng"; exit 1; }
+
+# zram swap: reclaim of the racer's shared tmpfs/memfd pages goes through
+# swap, so the shared tables lose and regain pages under the racer.
+if ! { echo 1G > /sys/block/zram0/disksize &&
+	mkswap /dev/zram0 > /dev/null && swapon /dev/zram0; }; then
+	res FAIL "soak: setup" "zram swap"
+	exit 1
+fi
+echo "+memory" > $cg/cgroup.subtree_control
+
+# The racer's working set: one short run in an unlimited cgroup, read back
+# as memory.peak (its file, control area, 17 processes and their tables).
+mkdir -p $cg/ptsoak-cal
+PT_SHARE_RACER_SECONDS=3 sh -c "echo \$\$ > $cg/ptsoak-cal/cgroup.procs &&
+	exec $racer -v tmpfs_shared" > "$out/racer-calibrate.log" 2>&1
+peak=$(cat $cg/ptsoak-cal/memory.peak)
+rmdir $cg/ptsoak-cal
+limit=$((peak * pct / 100))
+info "racer working set (memory.peak of a 3 s run) $((peak / 1024)) kB; memory.max $((limit / 1024)) kB"
+mkdir -p $cg/ptsoak
+echo $limit > $cg/ptsoak/memory.max
+
+echo 1 > /proc/sys/vm/pt_share
+echo 2097152 > /proc/sys/vm/pt_share_min_bytes
+dmesg -c > /dev/null
+live0=$(live_tables) att0=$(attached) attach0=$(vmstat pt_share_attach)
+swp0=$(vmstat pswpout)
+t0=$(date +%s)
+
+# One instance of each stressor: 2 vCPUs run 12 stressors and 17 racer
+# processes. Files go to the guest's tmpfs (/tmp), so --mmap-file maps
+# shmem that shares. --fork-vm is the fork stressor's option. The mmap and
+# mremap regions are smaller than the 256 MB defaults, which do not finish
+# one bogo op per minute under TCG; 32 MB still spans 16 tables.
+cd /tmp || exit 1
+stress-ng --temp-path /tmp --timeout "${secs}s" --metrics-brief --verify \
+	--klog-check \
+	--mmap 1 --mmap-file --mmap-bytes 32M --mremap 1 --mremap-bytes 32M \
+	--madvise 1 --mprotect 1 \
+	--pagemove 1 --userfaultfd 1 --fork 1 --fork-vm --shm 1 \
+	--msyncmany 1 --remap 1 --tlb-shootdown 1 --munmap 1 \
+	> "$out/stress-ng.log" 2>&1 &
+sng=$!
+
+# The racer's two sharing cases (tmpfs, memfd) share the soak's length.
+half=$((secs / 2))
+PT_SHARE_RACER_SECONDS=$half sh -c "echo \$\$ > $cg/ptsoak/cgroup.procs &&
+	exec $racer -v tmpfs_shared -v memfd_shared" > "$out/racer.log" 2>&1 &
+rac=$!
+
+wait $sng
+src=$?
+wait $rac
+rrc=$?
+t1=$(date +%s)
+info "soak ran $((t1 - t0)) s (stress-ng exit $src, racer exit $rrc)"
+
+# stress-ng: exit status, verification failures, metrics.
+sed 's/^/    sng| /' "$out/stress-ng.log"
+# pr_fail() lines ("stress-ng: fail:") carry --verify failures; klog-check
+# reports kernel messages of error level and above.
+sfail='^stress-ng: fail:|klog-check: (error|critical|alert|emergency)|verif.*fail'
+# "stress-ng: metrc: [pid] mmap 1234 60.00 ..." -> "mmap 1234"
+ops=$(sed -n 's/^stress-ng: metrc: \[[0-9]*\] \([a-z-]*\) *\([0-9][0-9]*\) .*/\1 \2/p' \
+	"$out/stress-ng.log" | sed '/^ *$/d' | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+if [ $src -eq 0 ] && ! grep -qiE "$sfail" "$out/stress-ng.log"; then
+	res PASS "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=1)" \
+		"bogo-ops: $ops"
+else
+	res FAIL "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=1)" \
+		"exit $src: $(grep -iE "$sfail" "$out/stress-ng.log" | head -1)"
+fi
+sed -n 's/^stress-ng: metrc: \[[0-9]*\] \([a-z-]*\) *\([0-9][0-9]*\) .*/\1 \2/p' \
+	"$out/stress-ng.log" | while read -r s n; do
+	info "stress-ng bogo-ops $s $n"
+done
+
+# The racer. Its end-of-run leak checks compare global counters
+# (PageTables, live shared tables, attachments) before and after, which
+# stress-ng moves at the same time: those three are not judged here (the
+# soak checks them itself once everything has exited, below). Everything
+# else it checks must hold: no worker failure, no abort, pages verified.
+sed 's/^/    racer| /' "$out/racer.log"
+bad=$(grep -E 'Expected|# \[[0-9]+\]|abort' "$out/racer.log" |
+	grep -vE 's0\.(live_tables|attached|pagetables_kb)' | head -3)
+# Both cases ran to their end (they print their operation totals).
+nrun=$(grep -c 'ops total' "$out/racer.log")
+rops=$(sed -n 's/.*ops total \([0-9]*\); pages verified \([0-9]*\).*/\1 \2/p' "$out/racer.log" |
+	awk '{ o += $1; v += $2 } END { printf "%d ops, %d pages verified", o, v }')
+if [ -z "$bad" ] && [ "$nrun" -eq 2 ]; then
+	res PASS "soak: pt_share_racer in a memcg at half its working set, zram swap" \
+		"tmpfs + memfd cases, $rops, memory.max $((limit / 1024)) of $((peak / 1024)) kB"
+else
+	res FAIL "soak: pt_share_racer in a memcg at half its working set, zram swap" \
+		"exit $rrc, $nrun/2 cases finished: $(echo "$bad" | head -1)"
+fi
+grep -E 'ops [a-z_]+ +[0-9]+|ops total|ran [0-9.]+ s' "$out/racer.log" |
+	sed 's/^.*verify://; s/^# *//' | while read -r l; do info "racer $l"; done
+
+# Memory pressure happened, and killed nothing.
+oom=$(sed -n 's/^oom_kill //p' $cg/ptsoak/memory.events)
+info "memcg ptsoak memory.events: $(tr '\n' ' ' < $cg/ptsoak/memory.events)"
+info "memcg ptsoak memory.swap.peak $(cat $cg/ptsoak/memory.swap.peak 2>/dev/null || echo ?) bytes; pswpout +$(($(vmstat pswpout) - swp0))"
+if [ "${oom:-0}" -eq 0 ] && ! dmesg | grep -qE 'Out of memory|oom-kill|Killed process'; then
+	res PASS "soak: no OOM kill (memory.events oom_kill 0, none in dmesg)"
+else
+	res FAIL "soak: no OOM kill" "oom_kill ${oom:-?}: $(dmesg | grep -E 'Killed process|oom-kill' | head -1)"
+fi
+
+# After every process is gone, no shared table and no attachment is left.
+sync
+live1=$(live_tables) att1=$(attached)
+info "pt_share_attach +$(($(vmstat pt_share_attach) - attach0)); live tables $live0 -> $live1, attached $att0 -> $att1"
+if [ "$live0" -eq "$live1" ] && [ "$att0" -eq "$att1" ]; then
+	res PASS "soak: no shared table or attachment left after the soak"
+else
+	res FAIL "soak: no shared table or attachment left after the soak" \
+		"live tables $live0 -> $live1, attached $att0 -> $att1"
+fi
+
+rmdir $cg/ptsoak 2>/dev/null
+swapoff /dev/zram0
+echo 0 > /proc/sys/vm/pt_share
+echo SOAK_DONE
