@@ -296,7 +296,7 @@ def main():
             {c: Cell(vals("tps", scenario="s6", mode=mode, contender=c))
              for c in CONTENDERS}, lower=False)
         add("6. PostgreSQL", f"{what}, {clients} clients: PageTables "
-            "growth while running (kB)",
+            "growth half-way through the run (kB)",
             {c: Cell(vals("pt_growth_kb", scenario="s6", mode=mode,
                           contender=c)) for c in CONTENDERS})
         add("6. PostgreSQL", f"{what}, {clients} clients: "
@@ -325,8 +325,8 @@ def main():
         {c: Cell([v / 1024 for v in vals("bw_kib_s", scenario="s7",
                                          contender=c) if v is not None])
          for c in CONTENDERS}, lower=False)
-    add("7. fio", f"mmap randread, {jobs} jobs: PageTables growth while "
-        "running (kB)",
+    add("7. fio", f"mmap randread, {jobs} jobs: PageTables growth "
+        "half-way through the run (kB)",
         {c: Cell(vals("pt_growth_kb", scenario="s7", contender=c))
          for c in CONTENDERS})
 
