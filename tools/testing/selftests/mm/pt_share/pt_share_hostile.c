@@ -58,15 +58,6 @@ static int pwrite_knob(const char *path, const char *val, size_t len,
 	return err;
 }
 
-static unsigned long knob_value(const char *path)
-{
-	char buf[64];
-
-	if (pt_read_file(path, buf, sizeof(buf)))
-		return ~0UL;
-	return strtoul(buf, NULL, 10);
-}
-
 FIXTURE(knobs) {
 	struct pt_knobs saved;
 };
@@ -77,10 +68,7 @@ FIXTURE_SETUP(knobs)
 		SKIP(return, "kernel without CONFIG_PT_SHARE");
 	if (getuid())
 		SKIP(return, "writing sysctls needs root");
-	ASSERT_EQ(0, pt_read_file(PT_SHARE_KNOB, self->saved.enabled,
-				  sizeof(self->saved.enabled)));
-	ASSERT_EQ(0, pt_read_file(PT_MIN_KNOB, self->saved.min_bytes,
-				  sizeof(self->saved.min_bytes)));
+	ASSERT_EQ(0, pt_knobs_save(&self->saved));
 }
 
 FIXTURE_TEARDOWN(knobs)
@@ -106,7 +94,7 @@ TEST_F(knobs, enable_rejects_more_bad_values)
 							 bad_enable[i]))
 				TH_LOG("write \"%s\" with old value %d",
 				       bad_enable[i], old);
-			EXPECT_EQ(old, knob_value(PT_SHARE_KNOB))
+			EXPECT_EQ(old, pt_read_ulong(PT_SHARE_KNOB))
 				TH_LOG("value changed by \"%s\"", bad_enable[i]);
 		}
 	}
@@ -127,7 +115,7 @@ TEST_F(knobs, min_bytes_rejects_more_bad_values)
 	for (i = 0; i < (int)ARRAY_SIZE(bad_min_bytes); i++) {
 		EXPECT_EQ(-EINVAL, pt_write_file(PT_MIN_KNOB, bad_min_bytes[i]))
 			TH_LOG("write \"%s\"", bad_min_bytes[i]);
-		EXPECT_EQ(8UL << 20, knob_value(PT_MIN_KNOB))
+		EXPECT_EQ(8UL << 20, pt_read_ulong(PT_MIN_KNOB))
 			TH_LOG("value changed by \"%s\"", bad_min_bytes[i]);
 	}
 }
@@ -140,11 +128,11 @@ TEST_F(knobs, writes_at_an_offset_rejected)
 	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
 	EXPECT_EQ(-EINVAL, pwrite_knob(PT_SHARE_KNOB, "1", 1, 1));
 	EXPECT_EQ(-EINVAL, pwrite_knob(PT_SHARE_KNOB, "1", 1, 4096));
-	EXPECT_EQ(0, knob_value(PT_SHARE_KNOB));
+	EXPECT_EQ(0, pt_read_ulong(PT_SHARE_KNOB));
 
 	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "8388608"));
 	EXPECT_EQ(-EINVAL, pwrite_knob(PT_MIN_KNOB, "4194304", 7, 1));
-	EXPECT_EQ(8UL << 20, knob_value(PT_MIN_KNOB));
+	EXPECT_EQ(8UL << 20, pt_read_ulong(PT_MIN_KNOB));
 
 	/* "2097152" then "0" on one descriptor: the second piece fails. */
 	fd = open(PT_MIN_KNOB, O_WRONLY);
@@ -154,7 +142,7 @@ TEST_F(knobs, writes_at_an_offset_rejected)
 	EXPECT_EQ(EINVAL, errno);
 	close(fd);
 	/* The first piece alone was a complete, valid number. */
-	EXPECT_EQ(2UL << 20, knob_value(PT_MIN_KNOB));
+	EXPECT_EQ(2UL << 20, pt_read_ulong(PT_MIN_KNOB));
 }
 
 /* ---- madvise ranges ------------------------------------------------------- */

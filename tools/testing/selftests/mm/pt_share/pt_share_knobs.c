@@ -7,107 +7,48 @@
  * write fails with EINVAL and leaves the old value in place. The fixture
  * saves both knobs before each test and restores them after.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#define _GNU_SOURCE
 #include <sys/wait.h>
 
 #include "../../kselftest_harness.h"
-
-#define PT_SHARE		"/proc/sys/vm/pt_share"
-#define PT_SHARE_MIN_BYTES	"/proc/sys/vm/pt_share_min_bytes"
-#define PMD_BYTES		(2UL << 20)
-
-static int read_knob(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-/* Returns 0 or -errno of the single write(2) of @val (length @len). */
-static int write_knob(const char *path, const char *val, size_t len)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	if (n < 0)
-		err = -errno;
-	else if ((size_t)n != len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
-static unsigned long read_ulong(const char *path)
-{
-	char buf[64];
-
-	if (read_knob(path, buf, sizeof(buf)))
-		return ~0UL;
-	return strtoul(buf, NULL, 10);
-}
+#include "pt_share_util.h"
 
 FIXTURE(knobs) {
-	char saved_enabled[64];
-	char saved_min_bytes[64];
+	struct pt_knobs saved;
 };
 
 FIXTURE_SETUP(knobs)
 {
-	if (access(PT_SHARE, F_OK))
-		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE);
+	if (access(PT_SHARE_KNOB, F_OK))
+		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE_KNOB);
 	if (getuid())
 		SKIP(return, "writing sysctls needs root");
-	ASSERT_EQ(0, read_knob(PT_SHARE, self->saved_enabled,
-			       sizeof(self->saved_enabled)));
-	ASSERT_EQ(0, read_knob(PT_SHARE_MIN_BYTES, self->saved_min_bytes,
-			       sizeof(self->saved_min_bytes)));
+	ASSERT_EQ(0, pt_knobs_save(&self->saved));
 }
 
 FIXTURE_TEARDOWN(knobs)
 {
-	if (self->saved_enabled[0])
-		write_knob(PT_SHARE, self->saved_enabled,
-			   strlen(self->saved_enabled));
-	if (self->saved_min_bytes[0])
-		write_knob(PT_SHARE_MIN_BYTES, self->saved_min_bytes,
-			   strlen(self->saved_min_bytes));
+	pt_knobs_restore(&self->saved);
 }
 
 TEST_F(knobs, defaults_sane)
 {
-	unsigned long en = read_ulong(PT_SHARE);
-	unsigned long min = read_ulong(PT_SHARE_MIN_BYTES);
+	unsigned long en = pt_read_ulong(PT_SHARE_KNOB);
+	unsigned long min = pt_read_ulong(PT_MIN_KNOB);
 
 	ASSERT_TRUE(en == 0 || en == 1);
-	ASSERT_GE(min, PMD_BYTES);
+	ASSERT_GE(min, PT_SPAN);
 }
 
 TEST_F(knobs, enable_accepts_0_and_1)
 {
-	ASSERT_EQ(0, write_knob(PT_SHARE, "1\n", 2));
-	ASSERT_EQ(1, read_ulong(PT_SHARE));
-	ASSERT_EQ(0, write_knob(PT_SHARE, "0\n", 2));
-	ASSERT_EQ(0, read_ulong(PT_SHARE));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "1\n"));
+	ASSERT_EQ(1, pt_read_ulong(PT_SHARE_KNOB));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0\n"));
+	ASSERT_EQ(0, pt_read_ulong(PT_SHARE_KNOB));
 	/* Without a trailing newline too. */
-	ASSERT_EQ(0, write_knob(PT_SHARE, "1", 1));
-	ASSERT_EQ(1, read_ulong(PT_SHARE));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "1"));
+	ASSERT_EQ(1, pt_read_ulong(PT_SHARE_KNOB));
 }
 
 static const char * const bad_enable[] = {
@@ -122,13 +63,13 @@ TEST_F(knobs, enable_rejects_bad_values)
 	for (old = 0; old <= 1; old++) {
 		char v[2] = { '0' + old, 0 };
 
-		ASSERT_EQ(0, write_knob(PT_SHARE, v, 1));
+		ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, v));
 		for (i = 0; i < ARRAY_SIZE(bad_enable); i++) {
-			EXPECT_EQ(-EINVAL, write_knob(PT_SHARE, bad_enable[i],
-						      strlen(bad_enable[i])))
+			EXPECT_EQ(-EINVAL, pt_write_file(PT_SHARE_KNOB,
+							 bad_enable[i]))
 				TH_LOG("write \"%s\" with old value %d",
 				       bad_enable[i], old);
-			EXPECT_EQ(old, read_ulong(PT_SHARE))
+			EXPECT_EQ(old, pt_read_ulong(PT_SHARE_KNOB))
 				TH_LOG("value changed by \"%s\"", bad_enable[i]);
 		}
 	}
@@ -136,13 +77,13 @@ TEST_F(knobs, enable_rejects_bad_values)
 
 TEST_F(knobs, min_bytes_accepts_range)
 {
-	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "2097152\n", 8));
-	ASSERT_EQ(PMD_BYTES, read_ulong(PT_SHARE_MIN_BYTES));
-	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "1073741824", 10));
-	ASSERT_EQ(1UL << 30, read_ulong(PT_SHARE_MIN_BYTES));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "2097152\n"));
+	ASSERT_EQ(PT_SPAN, pt_read_ulong(PT_MIN_KNOB));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "1073741824"));
+	ASSERT_EQ(1UL << 30, pt_read_ulong(PT_MIN_KNOB));
 	/* Not a multiple of the table span: a length threshold, accepted. */
-	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "3000000", 7));
-	ASSERT_EQ(3000000, read_ulong(PT_SHARE_MIN_BYTES));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "3000000"));
+	ASSERT_EQ(3000000, pt_read_ulong(PT_MIN_KNOB));
 }
 
 static const char * const bad_min_bytes[] = {
@@ -155,12 +96,11 @@ TEST_F(knobs, min_bytes_rejects_bad_values)
 	unsigned long old = 8UL << 20;
 	int i;
 
-	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "8388608", 7));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "8388608"));
 	for (i = 0; i < ARRAY_SIZE(bad_min_bytes); i++) {
-		EXPECT_EQ(-EINVAL, write_knob(PT_SHARE_MIN_BYTES, bad_min_bytes[i],
-					      strlen(bad_min_bytes[i])))
+		EXPECT_EQ(-EINVAL, pt_write_file(PT_MIN_KNOB, bad_min_bytes[i]))
 			TH_LOG("write \"%s\"", bad_min_bytes[i]);
-		EXPECT_EQ(old, read_ulong(PT_SHARE_MIN_BYTES))
+		EXPECT_EQ(old, pt_read_ulong(PT_MIN_KNOB))
 			TH_LOG("value changed by \"%s\"", bad_min_bytes[i]);
 	}
 }
@@ -169,18 +109,18 @@ TEST_F(knobs, values_persist)
 {
 	int i;
 
-	ASSERT_EQ(0, write_knob(PT_SHARE, "1", 1));
-	ASSERT_EQ(0, write_knob(PT_SHARE_MIN_BYTES, "4194304", 7));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "1"));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "4194304"));
 	/* Each read reopens the file; nothing drifts back. */
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(1, read_ulong(PT_SHARE));
-		ASSERT_EQ(4UL << 20, read_ulong(PT_SHARE_MIN_BYTES));
+		ASSERT_EQ(1, pt_read_ulong(PT_SHARE_KNOB));
+		ASSERT_EQ(4UL << 20, pt_read_ulong(PT_MIN_KNOB));
 		usleep(10000);
 	}
 	/* A rejected write in between does not disturb the other knob. */
-	ASSERT_EQ(-EINVAL, write_knob(PT_SHARE, "7", 1));
-	ASSERT_EQ(4UL << 20, read_ulong(PT_SHARE_MIN_BYTES));
-	ASSERT_EQ(1, read_ulong(PT_SHARE));
+	ASSERT_EQ(-EINVAL, pt_write_file(PT_SHARE_KNOB, "7"));
+	ASSERT_EQ(4UL << 20, pt_read_ulong(PT_MIN_KNOB));
+	ASSERT_EQ(1, pt_read_ulong(PT_SHARE_KNOB));
 }
 
 TEST(unprivileged_write_denied)
@@ -188,8 +128,8 @@ TEST(unprivileged_write_denied)
 	pid_t pid;
 	int status;
 
-	if (access(PT_SHARE, F_OK))
-		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE);
+	if (access(PT_SHARE_KNOB, F_OK))
+		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE_KNOB);
 	if (getuid())
 		SKIP(return, "needs root to drop to another uid");
 	pid = fork();
@@ -197,7 +137,7 @@ TEST(unprivileged_write_denied)
 	if (!pid) {
 		if (setgid(65534) || setuid(65534))
 			_exit(2);
-		_exit(write_knob(PT_SHARE, "1", 1) == -EACCES ? 0 : 1);
+		_exit(pt_write_file(PT_SHARE_KNOB, "1") == -EACCES ? 0 : 1);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -222,8 +162,8 @@ TEST(vmstat_counters_present)
 	int i, n = ARRAY_SIZE(vmstat_counters);
 	FILE *f;
 
-	if (access(PT_SHARE, F_OK))
-		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE);
+	if (access(PT_SHARE_KNOB, F_OK))
+		SKIP(return, "no %s: kernel without CONFIG_PT_SHARE", PT_SHARE_KNOB);
 	f = fopen("/proc/vmstat", "r");
 	ASSERT_NE(NULL, f);
 	while (fgets(line, sizeof(line), f)) {

@@ -33,104 +33,16 @@
 #include <linux/userfaultfd.h>
 
 #include "../../kselftest_harness.h"
+#include "pt_share_util.h"
 
-#ifndef MADV_PT_SHARE
-#define MADV_PT_SHARE		26
-#define MADV_NO_PT_SHARE	27
-#endif
-
-#define SPAN		(2UL << 20)	/* one PTE table maps this much */
+#define SPAN		PT_SPAN
 #define NR_SPANS	8
 #define SIZE		(NR_SPANS * SPAN)
-#define PAGE		4096UL
+#define PAGE		PT_PAGE
 
 enum backing { TMPFS, MEMFD, SHARED_ANON, SYSV_SHM };
 
-/* ---- /proc helpers --------------------------------------------------- */
-
-static long read_vmstat(const char *name)
-{
-	char key[128];
-	long v, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%127s %ld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-static long meminfo_kb(const char *name)
-{
-	char line[256];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	int ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-/*
- * PageTables is summed from per-CPU deltas that /proc/meminfo does not
- * fold; vm.stat_refresh folds them. Shared tables are freed after an RCU
- * grace period, so wait until the figure holds still.
- */
-static long exact_pagetables_kb(void)
-{
-	write_file("/proc/sys/vm/stat_refresh", "1");
-	return meminfo_kb("PageTables");
-}
-
-static long settled_pagetables_kb(void)
-{
-	long prev = exact_pagetables_kb(), now;
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		usleep(20000);
-		now = exact_pagetables_kb();
-		if (now == prev)
-			break;
-		prev = now;
-	}
-	return prev;
-}
+/* ---- the counters a sharing case checks ------------------------------ */
 
 struct counters {
 	long attach, detach, alloc, free, pagetables_kb;
@@ -138,31 +50,14 @@ struct counters {
 
 static void snap(struct counters *c)
 {
-	c->attach = read_vmstat("pt_share_attach");
-	c->detach = read_vmstat("pt_share_detach");
-	c->alloc = read_vmstat("pt_share_table_alloc");
-	c->free = read_vmstat("pt_share_table_free");
-	c->pagetables_kb = settled_pagetables_kb();
+	c->attach = pt_read_vmstat("pt_share_attach");
+	c->detach = pt_read_vmstat("pt_share_detach");
+	c->alloc = pt_read_vmstat("pt_share_table_alloc");
+	c->free = pt_read_vmstat("pt_share_table_free");
+	c->pagetables_kb = pt_settled_pagetables_kb();
 }
 
 /* ---- mapping the backings at table-aligned addresses ------------------ */
-
-/* An address range of @size whose start is SPAN aligned. */
-static void *aligned_hole(size_t size)
-{
-	char *p = mmap(NULL, size + SPAN, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *a;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	a = (char *)(((unsigned long)p + SPAN - 1) & ~(SPAN - 1));
-	if (a > p)
-		munmap(p, a - p);
-	munmap(a + size, p + size + SPAN - a - size);
-	munmap(a, size);
-	return a;
-}
 
 struct backing_obj {
 	enum backing kind;
@@ -192,7 +87,7 @@ static int backing_create(struct backing_obj *b, enum backing kind)
 			return -1;
 		return 0;
 	case SHARED_ANON:
-		b->anon = aligned_hole(SIZE);
+		b->anon = pt_aligned_hole(SIZE);
 		if (!b->anon)
 			return -1;
 		b->anon = mmap(b->anon, SIZE, PROT_READ | PROT_WRITE,
@@ -225,15 +120,13 @@ static char *backing_map(struct backing_obj *b, bool writable)
 
 	if (b->kind == SHARED_ANON)
 		return b->anon;
-	hole = aligned_hole(SIZE);
+	if (b->kind != SYSV_SHM)
+		return pt_map_aligned(b->fd, SIZE, prot);
+	hole = pt_aligned_hole(SIZE);
 	if (!hole)
 		return NULL;
-	if (b->kind == SYSV_SHM) {
-		p = shmat(b->shmid, hole, writable ? 0 : SHM_RDONLY);
-		return p == (void *)-1 ? NULL : p;
-	}
-	p = mmap(hole, SIZE, prot, MAP_SHARED | MAP_FIXED, b->fd, 0);
-	return p == MAP_FAILED ? NULL : p;
+	p = shmat(b->shmid, hole, writable ? 0 : SHM_RDONLY);
+	return p == (void *)-1 ? NULL : p;
 }
 
 static void backing_unmap(struct backing_obj *b, char *p)
@@ -420,8 +313,7 @@ static int in_child(int (*fn)(void *), const void *arg)
 /* ---- the fixture ----------------------------------------------------- */
 
 FIXTURE(sharing) {
-	char saved_enabled[32];
-	char saved_min[32];
+	struct pt_knobs knobs;
 	struct backing_obj b;
 };
 
@@ -436,26 +328,18 @@ FIXTURE_VARIANT_ADD(sharing, sysv_shm) { .kind = SYSV_SHM };
 
 FIXTURE_SETUP(sharing)
 {
-	if (access("/proc/sys/vm/pt_share", F_OK))
+	if (access(PT_SHARE_KNOB, F_OK))
 		SKIP(return, "kernel without CONFIG_PT_SHARE");
 	if (getuid())
 		SKIP(return, "needs root to set vm.pt_share");
-	ASSERT_EQ(0, read_file("/proc/sys/vm/pt_share", self->saved_enabled,
-			       sizeof(self->saved_enabled)));
-	ASSERT_EQ(0, read_file("/proc/sys/vm/pt_share_min_bytes",
-			       self->saved_min, sizeof(self->saved_min)));
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "1"));
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share_min_bytes", "2097152"));
+	ASSERT_EQ(0, pt_knobs_save_and_enable(&self->knobs, true));
 	ASSERT_EQ(0, backing_create(&self->b, variant->kind));
 }
 
 FIXTURE_TEARDOWN(sharing)
 {
 	backing_destroy(&self->b);
-	if (self->saved_enabled[0])
-		write_file("/proc/sys/vm/pt_share", self->saved_enabled);
-	if (self->saved_min[0])
-		write_file("/proc/sys/vm/pt_share_min_bytes", self->saved_min);
+	pt_knobs_restore(&self->knobs);
 }
 
 /*
@@ -482,13 +366,13 @@ static long start_holders(struct __test_metadata *_metadata,
 			  struct _test_data_sharing *self, struct holder *h,
 			  int n)
 {
-	long kb = settled_pagetables_kb();
+	long kb = pt_settled_pagetables_kb();
 	int i;
 
 	for (i = 0; i < n; i++)
 		if (holder_start(&h[i], &self->b, true))
 			return -1;
-	return settled_pagetables_kb() - kb;
+	return pt_settled_pagetables_kb() - kb;
 }
 
 /*
@@ -506,14 +390,14 @@ static void run_shares(struct __test_metadata *_metadata,
 	int i;
 
 	ASSERT_NE(NULL, h);
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
 	fill(_metadata, self, 'a');
 	grow_off = start_holders(_metadata, self, h, n);
 	ASSERT_GE(grow_off, 0);
 	for (i = 0; i < n; i++)
 		ASSERT_EQ(0, holder_stop(&h[i]));
 
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "1"));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "1"));
 	snap(&c0);
 	grow_on = start_holders(_metadata, self, h, n);
 	ASSERT_GE(grow_on, 0);
@@ -592,7 +476,7 @@ static int access_faults(char *addr, bool do_write, int sig)
 /* Map read-only through a read-only open where the backing has one. */
 static char *map_readonly(struct backing_obj *b)
 {
-	char path[64], *hole, *p;
+	char path[64], *p;
 	int fd;
 
 	if (b->kind == SYSV_SHM || b->kind == SHARED_ANON) {
@@ -607,12 +491,11 @@ static char *map_readonly(struct backing_obj *b)
 	else
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
 	fd = open(path, O_RDONLY);
-	hole = aligned_hole(SIZE);
-	if (fd < 0 || !hole)
+	if (fd < 0)
 		return NULL;
-	p = mmap(hole, SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	p = pt_map_aligned(fd, SIZE, PROT_READ);
 	close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return p;
 }
 
 /*
@@ -635,7 +518,7 @@ static void beside_holder(struct __test_metadata *_metadata,
 
 static int readonly_child(void *arg)
 {
-	long alloc0 = read_vmstat("pt_share_table_alloc");
+	long alloc0 = pt_read_vmstat("pt_share_table_alloc");
 	char *p = map_readonly(child_b);
 
 	if (!p)
@@ -643,9 +526,9 @@ static int readonly_child(void *arg)
 	if (!check_all(p, 'a'))
 		return 11;
 	/* A read-only mapper never reaches the writer's tables. */
-	if (read_vmstat("pt_share_table_alloc") - alloc0 != NR_SPANS) {
+	if (pt_read_vmstat("pt_share_table_alloc") - alloc0 != NR_SPANS) {
 		fprintf(stderr, "# read-only mapper allocated %ld tables, not %d\n",
-			read_vmstat("pt_share_table_alloc") - alloc0, NR_SPANS);
+			pt_read_vmstat("pt_share_table_alloc") - alloc0, NR_SPANS);
 		return 12;
 	}
 	return access_faults(p + 5 * PAGE, true, SIGSEGV) ? 13 : 0;
@@ -658,7 +541,7 @@ TEST_F(sharing, readonly_mapper_gets_sigsegv)
 
 static int mprotect_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_mprotect");
+	long d0 = pt_read_vmstat("pt_share_detach_mprotect");
 	char *p = backing_map(child_b, true);
 
 	if (!p)
@@ -666,7 +549,7 @@ static int mprotect_child(void *arg)
 	touch_all(p);
 	if (mprotect(p, SIZE, PROT_READ))
 		return 11;
-	if (read_vmstat("pt_share_detach_mprotect") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_mprotect") - d0 != NR_SPANS)
 		return 12;
 	if (access_faults(p + 3 * SPAN, true, SIGSEGV))
 		return 13;
@@ -689,7 +572,7 @@ TEST_F(sharing, mprotect_stays_private)
 
 static int munmap_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach");
+	long d0 = pt_read_vmstat("pt_share_detach");
 	char *p = backing_map(child_b, true);
 	char *hole;
 
@@ -700,7 +583,7 @@ static int munmap_child(void *arg)
 	if (munmap(hole, PAGE))
 		return 11;
 	/* The span with the hole left its shared table. */
-	if (read_vmstat("pt_share_detach") - d0 < 1)
+	if (pt_read_vmstat("pt_share_detach") - d0 < 1)
 		return 12;
 	if (access_faults(hole, false, SIGSEGV))
 		return 13;
@@ -717,7 +600,7 @@ TEST_F(sharing, munmap_part_of_a_table)
 
 static int dontneed_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_unmap");
+	long d0 = pt_read_vmstat("pt_share_detach_unmap");
 	long a0;
 	char *p = backing_map(child_b, true);
 
@@ -726,13 +609,13 @@ static int dontneed_child(void *arg)
 	touch_all(p);
 	if (madvise(p, SIZE, MADV_DONTNEED))
 		return 11;
-	if (read_vmstat("pt_share_detach_unmap") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_unmap") - d0 != NR_SPANS)
 		return 12;
-	a0 = read_vmstat("pt_share_attach");
+	a0 = pt_read_vmstat("pt_share_attach");
 	/* Shared file pages survive MADV_DONTNEED; a refault re-attaches. */
 	if (!check_all(p, 'a'))
 		return 13;
-	return read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
+	return pt_read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
 }
 
 TEST_F(sharing, dontneed_detaches)
@@ -742,9 +625,9 @@ TEST_F(sharing, dontneed_detaches)
 
 static int mremap_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_mremap");
+	long d0 = pt_read_vmstat("pt_share_detach_mremap");
 	char *p = backing_map(child_b, true);
-	char *dst = aligned_hole(SIZE), *q;
+	char *dst = pt_aligned_hole(SIZE), *q;
 
 	if (!p || !dst)
 		return 10;
@@ -752,7 +635,7 @@ static int mremap_child(void *arg)
 	q = mremap(p, SIZE, SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	if (q != dst)
 		return 11;
-	if (read_vmstat("pt_share_detach_mremap") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_mremap") - d0 != NR_SPANS)
 		return 12;
 	return check_all(q, 'a') ? 0 : 13;
 }
@@ -764,7 +647,7 @@ TEST_F(sharing, mremap_moves_own_view)
 
 static int mlock_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_mlock");
+	long d0 = pt_read_vmstat("pt_share_detach_mlock");
 	char *p = backing_map(child_b, true);
 
 	if (!p)
@@ -772,7 +655,7 @@ static int mlock_child(void *arg)
 	touch_all(p);
 	if (mlock(p, SIZE))
 		return 11;
-	if (read_vmstat("pt_share_detach_mlock") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_mlock") - d0 != NR_SPANS)
 		return 12;
 	return check_all(p, 'a') ? 0 : 13;
 }
@@ -784,7 +667,7 @@ TEST_F(sharing, mlock_detaches)
 
 static int uffd_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_uffd");
+	long d0 = pt_read_vmstat("pt_share_detach_uffd");
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { 0 };
 	char *p = backing_map(child_b, true);
@@ -804,7 +687,7 @@ static int uffd_child(void *arg)
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
 		return 13;
 	/* Registration leaves the shared tables: faults must reach us. */
-	if (read_vmstat("pt_share_detach_uffd") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_uffd") - d0 != NR_SPANS)
 		return 14;
 	/* Pages in the page cache map without a userfault. */
 	return check_all(p, 'a') ? 0 : 15;
@@ -819,22 +702,22 @@ TEST_F(sharing, uffd_register_detaches)
 
 static int softdirty_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_softdirty");
+	long d0 = pt_read_vmstat("pt_share_detach_softdirty");
 	char *p = backing_map(child_b, true);
 	long a0;
 
 	if (!p)
 		return 10;
 	touch_all(p);
-	if (write_file("/proc/self/clear_refs", "4"))
+	if (pt_write_file("/proc/self/clear_refs", "4"))
 		return 11;
-	if (read_vmstat("pt_share_detach_softdirty") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_softdirty") - d0 != NR_SPANS)
 		return 12;
 	/* While soft-dirty tracking runs, faults do not attach. */
-	a0 = read_vmstat("pt_share_attach");
+	a0 = pt_read_vmstat("pt_share_attach");
 	if (!check_all(p, 'a'))
 		return 13;
-	return read_vmstat("pt_share_attach") == a0 ? 0 : 14;
+	return pt_read_vmstat("pt_share_attach") == a0 ? 0 : 14;
 }
 
 TEST_F(sharing, softdirty_reset_detaches)
@@ -953,7 +836,7 @@ static long pagemap_exclusive(char *p)
  */
 static int sharers_child(void *arg)
 {
-	long sharers = (long)arg, a0 = read_vmstat("pt_share_attach");
+	long sharers = (long)arg, a0 = pt_read_vmstat("pt_share_attach");
 	int nodes[NR_MOVE], status[NR_MOVE], i, to, want;
 	void *pages[NR_MOVE];
 	long rss, pss, excl;
@@ -962,7 +845,7 @@ static int sharers_child(void *arg)
 	if (!p)
 		return 10;
 	touch_all(p);
-	if (read_vmstat("pt_share_attach") - a0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_attach") - a0 != NR_SPANS)
 		return 11;
 	if (smaps_rss_pss(p, &rss, &pss))
 		return 12;
@@ -1026,7 +909,7 @@ struct hmm_dmirror_cmd {
  */
 static int notifier_child(void *arg)
 {
-	long a0 = read_vmstat("pt_share_attach"), a1, n0;
+	long a0 = pt_read_vmstat("pt_share_attach"), a1, n0;
 	struct hmm_dmirror_cmd cmd = { 0 };
 	char *p = backing_map(child_b, true), *buf = malloc(SIZE);
 	unsigned long off;
@@ -1035,16 +918,16 @@ static int notifier_child(void *arg)
 	if (!p || !buf)
 		return 10;
 	touch_all(p);
-	if (read_vmstat("pt_share_attach") - a0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_attach") - a0 != NR_SPANS)
 		return 11;
-	n0 = read_vmstat("pt_share_detach_notifier");
+	n0 = pt_read_vmstat("pt_share_detach_notifier");
 	fd = open("/dev/hmm_dmirror0", O_RDWR);
 	if (fd < 0)
 		return 12;
-	if (read_vmstat("pt_share_detach_notifier") - n0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_notifier") - n0 != NR_SPANS)
 		return 13;
-	a1 = read_vmstat("pt_share_attach");
-	if (!check_all(p, 'a') || read_vmstat("pt_share_attach") != a1)
+	a1 = pt_read_vmstat("pt_share_attach");
+	if (!check_all(p, 'a') || pt_read_vmstat("pt_share_attach") != a1)
 		return 14;
 	cmd.addr = (unsigned long)p;
 	cmd.ptr = (unsigned long)buf;
@@ -1126,8 +1009,8 @@ TEST_F(sharing, punch_hole_seen_by_all)
 
 static int private_child(void *arg)
 {
-	long a0 = read_vmstat("pt_share_attach");
-	char *hole = aligned_hole(SIZE);
+	long a0 = pt_read_vmstat("pt_share_attach");
+	char *hole = pt_aligned_hole(SIZE);
 	char *p;
 
 	p = mmap(hole, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
@@ -1137,7 +1020,7 @@ static int private_child(void *arg)
 	if (!check_all(p, 'a'))
 		return 11;
 	write_all(p, 'x');
-	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+	return pt_read_vmstat("pt_share_attach") == a0 ? 0 : 12;
 }
 
 TEST_F(sharing, private_never_shares)
@@ -1157,8 +1040,8 @@ TEST_F(sharing, private_never_shares)
 
 static int unaligned_child(void *arg)
 {
-	long a0 = read_vmstat("pt_share_attach");
-	char *hole = aligned_hole(SIZE + SPAN);
+	long a0 = pt_read_vmstat("pt_share_attach");
+	char *hole = pt_aligned_hole(SIZE + SPAN);
 	int flags = MAP_SHARED | MAP_FIXED;
 	char *p;
 
@@ -1185,7 +1068,7 @@ static int unaligned_child(void *arg)
 	}
 	if (!check_all(p, 'a'))
 		return 11;
-	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+	return pt_read_vmstat("pt_share_attach") == a0 ? 0 : 12;
 }
 
 TEST_F(sharing, unaligned_never_shares)
@@ -1198,20 +1081,20 @@ TEST_F(sharing, unaligned_never_shares)
 /* Map and read; the tag is *@arg, or 'a'. Must not attach. */
 static int plain_child(void *arg)
 {
-	long a0 = read_vmstat("pt_share_attach");
+	long a0 = pt_read_vmstat("pt_share_attach");
 	char *p = backing_map(child_b, true);
 
 	if (!p)
 		return 10;
 	if (!check_all(p, arg ? *(char *)arg : 'a'))
 		return 11;
-	return read_vmstat("pt_share_attach") == a0 ? 0 : 12;
+	return pt_read_vmstat("pt_share_attach") == a0 ? 0 : 12;
 }
 
 TEST_F(sharing, sysctl_off_never_attaches)
 {
 	fill(_metadata, self, 'a');
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(plain_child, NULL));
 }
@@ -1229,7 +1112,7 @@ TEST_F(sharing, sysctl_off_keeps_attached_correct)
 	snap(&c0);
 	ASSERT_EQ(0, holder_start(&h[0], &self->b, true));
 	ASSERT_EQ(0, holder_start(&h[1], &self->b, true));
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share", "0"));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
 	ASSERT_EQ(0, holder_cmd(&h[0], 'w', 'd'));
 	ASSERT_EQ(0, holder_cmd(&h[1], 'c', 'd'));
 	child_b = &self->b;
@@ -1247,7 +1130,7 @@ TEST_F(sharing, sysctl_off_keeps_attached_correct)
 
 static int opt_out_child(void *arg)
 {
-	long d0 = read_vmstat("pt_share_detach_madvise");
+	long d0 = pt_read_vmstat("pt_share_detach_madvise");
 	char *p = backing_map(child_b, true);
 	long a0;
 
@@ -1257,12 +1140,12 @@ static int opt_out_child(void *arg)
 	if (madvise(p, SIZE, MADV_NO_PT_SHARE))
 		return 11;
 	/* Opting out detaches at once, and later faults do not attach. */
-	if (read_vmstat("pt_share_detach_madvise") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_madvise") - d0 != NR_SPANS)
 		return 12;
-	a0 = read_vmstat("pt_share_attach");
+	a0 = pt_read_vmstat("pt_share_attach");
 	if (!check_all(p, 'a'))
 		return 13;
-	return read_vmstat("pt_share_attach") == a0 ? 0 : 14;
+	return pt_read_vmstat("pt_share_attach") == a0 ? 0 : 14;
 }
 
 TEST_F(sharing, madvise_opt_out_detaches)
@@ -1279,9 +1162,9 @@ static int opt_in_child(void *arg)
 	if (!p)
 		return 10;
 	/* Shorter than vm.pt_share_min_bytes: private tables. */
-	a0 = read_vmstat("pt_share_attach");
+	a0 = pt_read_vmstat("pt_share_attach");
 	touch_all(p);
-	if (read_vmstat("pt_share_attach") != a0)
+	if (pt_read_vmstat("pt_share_attach") != a0)
 		return 11;
 	/*
 	 * A second mapping, opted in before its first access, shares. For
@@ -1294,12 +1177,12 @@ static int opt_in_child(void *arg)
 		q = backing_map(child_b, true);
 	if (!q || q == MAP_FAILED || madvise(q, SIZE, MADV_PT_SHARE))
 		return 12;
-	a0 = read_vmstat("pt_share_attach");
+	a0 = pt_read_vmstat("pt_share_attach");
 	if (anon)
 		write_all(q, 'a');
 	if (!check_all(q, 'a'))
 		return 13;
-	return read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
+	return pt_read_vmstat("pt_share_attach") - a0 == NR_SPANS ? 0 : 14;
 }
 
 TEST_F(sharing, madvise_opt_in_overrides_min_bytes)
@@ -1308,8 +1191,7 @@ TEST_F(sharing, madvise_opt_in_overrides_min_bytes)
 
 	fill(_metadata, self, 'a');
 	ASSERT_EQ(0, holder_start(&h, &self->b, true));
-	ASSERT_EQ(0, write_file("/proc/sys/vm/pt_share_min_bytes",
-				"1073741824"));
+	ASSERT_EQ(0, pt_write_file(PT_MIN_KNOB, "1073741824"));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(opt_in_child, NULL));
 	ASSERT_EQ(0, holder_cmd(&h, 'c', 'a'));
@@ -1402,33 +1284,33 @@ static bool swap_setup(void)
 	if (access("/sys/block/zram0/disksize", F_OK) ||
 	    access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
 		return false;
-	if (write_file("/sys/block/zram0/disksize", "64M") ||
+	if (pt_write_file("/sys/block/zram0/disksize", "64M") ||
 	    run_cmd("mkswap /dev/zram0 >/dev/null") ||
 	    run_cmd("swapon /dev/zram0"))
 		return false;
-	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	if (mkdir(CG, 0755) && errno != EEXIST)
 		return false;
-	return !write_file(CG "/memory.max", "8M");
+	return !pt_write_file(CG "/memory.max", "8M");
 }
 
 static void swap_teardown(void)
 {
 	/* Lift the limit first: swapoff brings the pages back into it. */
-	write_file(CG "/memory.max", "max");
+	pt_write_file(CG "/memory.max", "max");
 	run_cmd("swapoff /dev/zram0 2>/dev/null");
-	write_file("/sys/block/zram0/reset", "1");
+	pt_write_file("/sys/block/zram0/reset", "1");
 	rmdir(CG);
 }
 
 static int swap_child(void *arg)
 {
-	long a0 = read_vmstat("pt_share_attach");
+	long a0 = pt_read_vmstat("pt_share_attach");
 	char pid[16], *p;
 	int i;
 
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(CG "/cgroup.procs", pid))
+	if (pt_write_file(CG "/cgroup.procs", pid))
 		return 10;
 	/*
 	 * Free the pages and write them again, so that they are charged here:
@@ -1443,7 +1325,7 @@ static int swap_child(void *arg)
 			return 12;
 	}
 	/* The pages went out and came back through shared tables. */
-	return read_vmstat("pt_share_attach") - a0 >= NR_SPANS ? 0 : 13;
+	return pt_read_vmstat("pt_share_attach") - a0 >= NR_SPANS ? 0 : 13;
 }
 
 /*
@@ -1459,18 +1341,18 @@ TEST_F(sharing, swap_out_and_in)
 		swap_teardown();
 		SKIP(return, "needs zram, mkswap and the memory controller");
 	}
-	out0 = read_vmstat("pswpout");
-	in0 = read_vmstat("pswpin");
+	out0 = pt_read_vmstat("pswpout");
+	in0 = pt_read_vmstat("pswpin");
 	fill(_metadata, self, 'a');
 	ASSERT_EQ(0, holder_start(&h, &self->b, true));
 	child_b = &self->b;
 	EXPECT_EQ(0, in_child(swap_child, NULL));
 	ASSERT_EQ(0, holder_cmd(&h, 'c', 'k' + 2));
 	ASSERT_EQ(0, holder_stop(&h));
-	TH_LOG("pswpout +%ld, pswpin +%ld", read_vmstat("pswpout") - out0,
-	       read_vmstat("pswpin") - in0);
-	EXPECT_GT(read_vmstat("pswpout") - out0, 0);
-	EXPECT_GT(read_vmstat("pswpin") - in0, 0);
+	TH_LOG("pswpout +%ld, pswpin +%ld", pt_read_vmstat("pswpout") - out0,
+	       pt_read_vmstat("pswpin") - in0);
+	EXPECT_GT(pt_read_vmstat("pswpout") - out0, 0);
+	EXPECT_GT(pt_read_vmstat("pswpin") - in0, 0);
 	swap_teardown();
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the pt_share racer, CVE-class and hostile-input tests:
- * /proc and sysctl access, the leak accounting, aligned address holes and
- * faulting accesses caught with sigsetjmp.
+ * Helpers shared by the pt_share selftests: /proc and sysctl access, the
+ * leak accounting, aligned address holes and faulting accesses caught with
+ * sigsetjmp.
  */
 #ifndef PT_SHARE_UTIL_H
 #define PT_SHARE_UTIL_H
@@ -97,6 +97,16 @@ static inline int pt_read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* The number in @path, or ~0UL if it cannot be read. */
+static inline unsigned long pt_read_ulong(const char *path)
+{
+	char buf[64];
+
+	if (pt_read_file(path, buf, sizeof(buf)))
+		return ~0UL;
+	return strtoul(buf, NULL, 10);
+}
+
 /*
  * PageTables is summed from per-CPU deltas that /proc/meminfo does not
  * fold; vm.stat_refresh folds them. Shared tables are freed after an RCU
@@ -176,10 +186,17 @@ struct pt_knobs {
 	char enabled[32], min_bytes[32];
 };
 
-static inline int pt_knobs_save_and_enable(struct pt_knobs *k, bool on)
+static inline int pt_knobs_save(struct pt_knobs *k)
 {
 	if (pt_read_file(PT_SHARE_KNOB, k->enabled, sizeof(k->enabled)) ||
 	    pt_read_file(PT_MIN_KNOB, k->min_bytes, sizeof(k->min_bytes)))
+		return -1;
+	return 0;
+}
+
+static inline int pt_knobs_save_and_enable(struct pt_knobs *k, bool on)
+{
+	if (pt_knobs_save(k))
 		return -1;
 	if (pt_write_file(PT_MIN_KNOB, "2097152"))
 		return -1;
