@@ -8,6 +8,7 @@
 #   VM_TIMEOUT=600               seconds before the guest is killed
 #   ACCEL=tcg                    tcg, or kvm where KVM really boots a guest
 #   APPEND=...                   extra kernel command line
+#   VM_ICOUNT=1                  guest time = instructions executed (TCG)
 #
 # The run fails (non-zero) if the command fails, if the sentinel line is
 # missing (hang, panic, timeout), or if the console shows any kernel splat; a
@@ -60,6 +61,12 @@ cmdline+=" pt_share.repo=$TOP pt_share.run=$run ${APPEND:-}"
 # SeaBIOS's MP table, which lists one processor per socket only.
 accel="-accel tcg,thread=multi"
 [ "$ACCEL" = kvm ] && accel="-accel kvm"
+# VM_ICOUNT=1: guest time counts instructions (1 ns each, TSC at 1 GHz),
+# so timings do not depend on the host's load; single-threaded TCG.
+if [ "${VM_ICOUNT:-0}" = 1 ]; then
+	accel="-accel tcg,thread=single -icount shift=0,sleep=off"
+	cmdline+=" tsc_early_khz=1000000 tsc=reliable"
+fi
 log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM, numa=fake=2): $*"
 : > "$run/output.log"
 t0=$(date +%s%N)
@@ -75,7 +82,7 @@ timeout --foreground -k 5 "$VM_TIMEOUT" qemu-system-x86_64 $accel -cpu max \
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo \
 	> "$run/qemu.log" 2>&1 &
 qpid=$!
-tail -n +1 -F --pid=$qpid "$run/output.log" 2>/dev/null | grep -v '^PT_SHARE_VM_EXIT=' || true
+tail -n +1 -F --pid=$qpid "$run/output.log" 2>/dev/null | grep --line-buffered -v '^PT_SHARE_VM_EXIT=' || true
 qrc=0
 wait $qpid || qrc=$?
 elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))

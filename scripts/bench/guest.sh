@@ -16,6 +16,10 @@
 #   BENCH_CONTENDERS="..."  only these contenders
 #   BENCH_NS, BENCH_SIZE_MB, BENCH_REPS, BENCH_PROBE_N  override the sizes
 #   BENCH_STRESS_ARGS       extra stress-ng options ("none": no extra)
+#   BENCH_ICOUNT=1          the guest runs under QEMU -icount (run.sh boots
+#                           it so for scenario 5): results go to
+#                           raw-KERNEL-icount.txt, and a second counts 10^9
+#                           instructions, so the loops run for fewer
 
 # The scenario functions are called through run_scenario.
 # shellcheck disable=SC2317
@@ -26,7 +30,9 @@ KERNEL=${2:?usage: guest.sh OUTDIR release|stock}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 BIN=${BENCH_BIN:-$TOP/.build/bench}
-RAW=$OUT/raw-$KERNEL.txt
+TAG=$KERNEL
+[ "${BENCH_ICOUNT:-0}" = 1 ] && TAG=$KERNEL-icount
+RAW=$OUT/raw-$TAG.txt
 QUICK=${QUICK:-0}
 T0=$(date +%s)
 FAILED=0
@@ -63,6 +69,13 @@ else
 	FIO_SECS=10
 fi
 FIO_MB=$SIZE_MB
+# Under -icount a second is 10^9 instructions per vCPU, about 6 s of wall
+# time here: the regression loops run shorter, and their figures do not
+# move with the host's load.
+if [ "${BENCH_ICOUNT:-0}" = 1 ]; then
+	PF_SECS=1
+	STRESS_SECS=$((STRESS_SECS < 10 ? STRESS_SECS : 10))
+fi
 # Extra stress-ng options. The default 256 MiB per worker makes one bogo op
 # last ~2.5 s under TCG (too coarse); 64 MiB keeps every mapping eligible
 # for pt_share (>= 16 MiB) and gives 4x the ops. BENCH_STRESS_ARGS=none
@@ -228,34 +241,31 @@ scenario_1() {
 	use stock
 }
 
-# 2 and 3. attach (read, write, at two fault_around_bytes) and detach
-# (munmap, exit) of one process while PROBE_N-1 others hold the mapping.
-scenario_23() {
-	local r c
+# per_contender SCENARIO MODE ARGS...: REPS times, for every mapping
+# contender, ptb_share MODE on the contender's file, then ARGS.
+per_contender() {
+	local scen=$1 mode=$2 r c
+	shift 2
 	for r in $(seq 1 "$REPS"); do
 		for c in $(pick stock pt_share shmem-thp hugetlb); do
 			use "$c"
-			run "scenario=s23 contender=$c rep=$r" \
-				"$BIN/ptb_share" probe -f "$(cfile "$c")" \
-				-k "$(ckind "$c")" -s "$SIZE_MB" -n "$PROBE_N" \
-				-r "$PROBE_REPS" -a 65536,4096
+			run "scenario=$scen contender=$c rep=$r" \
+				"$BIN/ptb_share" "$mode" -f "$(cfile "$c")" \
+				-k "$(ckind "$c")" -s "$SIZE_MB" "$@"
 		done
 	done
 	use stock
 }
 
+# 2 and 3. attach (read, write, at two fault_around_bytes) and detach
+# (munmap, exit) of one process while PROBE_N-1 others hold the mapping.
+scenario_23() {
+	per_contender s23 probe -n "$PROBE_N" -r "$PROBE_REPS" -a 65536,4096
+}
+
 # 4. fork + child full read + exit of a parent holding the mapping.
 scenario_4() {
-	local r c
-	for r in $(seq 1 "$REPS"); do
-		for c in $(pick stock pt_share shmem-thp hugetlb); do
-			use "$c"
-			run "scenario=s4 contender=$c rep=$r" \
-				"$BIN/ptb_share" fork -f "$(cfile "$c")" \
-				-k "$(ckind "$c")" -s "$SIZE_MB" -r "$PROBE_REPS"
-		done
-	done
-	use stock
+	per_contender s4 fork -r "$PROBE_REPS"
 }
 
 stress_ng() {
@@ -467,6 +477,7 @@ mkdir -p "$OUT"
 	echo "pf_mb=$PF_MB"
 	echo "pf_secs=$PF_SECS"
 	echo "stress_secs=$STRESS_SECS"
+	echo "icount=${BENCH_ICOUNT:-0}"
 	echo "stress_args=$STRESS_ARGS"
 	echo "pg_buffers=$PG_BUFFERS"
 	echo "pg_scale=$PG_SCALE"
@@ -478,7 +489,7 @@ mkdir -p "$OUT"
 	echo "scenarios=$SCENARIOS"
 	echo "contenders=$CONTENDERS"
 	echo "start=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-} > "$OUT/env-$KERNEL.txt"
+} > "$OUT/env-$TAG.txt"
 : > "$RAW"
 progress "kernel $(uname -r) ($KERNEL), scenarios: $SCENARIOS; contenders: $CONTENDERS"
 set_pt_share 0 || true
@@ -515,7 +526,7 @@ for s in 5 6 7; do
 done
 set_pt_share 0 || true
 
-echo "end=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/env-$KERNEL.txt"
-echo "elapsed_s=$(( $(date +%s) - T0 ))" >> "$OUT/env-$KERNEL.txt"
+echo "end=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/env-$TAG.txt"
+echo "elapsed_s=$(( $(date +%s) - T0 ))" >> "$OUT/env-$TAG.txt"
 progress "all scenarios done (failures: $FAILED)"
 exit $FAILED

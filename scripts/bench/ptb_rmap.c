@@ -17,69 +17,15 @@
  * Prints "RESULT TAG op=OP n=N size_mb=S ms=T pages=P ...". The caller
  * sets vm.pt_share; it runs the same work with sharing on and off.
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <linux/mempolicy.h>
+#include "ptb_lib.h"
 
-#define PAGE	4096UL
+#include <sys/syscall.h>
+#include <linux/mempolicy.h>
 
 static void die(const char *what)
 {
 	perror(what);
 	exit(1);
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long vmstat(const char *name)
-{
-	char key[128];
-	long v, found = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%127s %ld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
-static void read_all(const char *p, size_t size)
-{
-	size_t off;
-
-	for (off = 0; off < size; off += PAGE)
-		asm volatile("" : : "r" (p[off]));
 }
 
 int main(int argc, char **argv)
@@ -109,7 +55,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	size = size_mb << 20;
-	npages = size / PAGE;
+	npages = size / PTB_PAGE;
 
 	/* Charge the pages to the cgroup that memory.reclaim will shrink. */
 	if (cg) {
@@ -117,7 +63,7 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 		snprintf(pid, sizeof(pid), "%d", getpid());
-		if (write_str(path, pid))
+		if (ptb_write_str(path, pid))
 			die("cgroup.procs");
 	}
 	/* Start on node 0, so that migration has somewhere to go. */
@@ -133,10 +79,10 @@ int main(int argc, char **argv)
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
-	for (off = 0; off < size; off += PAGE)
-		p[off] = (char)(off / PAGE);
+	for (off = 0; off < size; off += PTB_PAGE)
+		p[off] = (char)(off / PTB_PAGE);
 
-	a0 = vmstat("pt_share_attach");
+	a0 = ptb_vmstat("pt_share_attach");
 	if (pipe(rdy) || pipe(go))
 		die("pipe");
 	for (i = 1; i < n; i++) {
@@ -150,7 +96,7 @@ int main(int argc, char **argv)
 
 			if (q == MAP_FAILED)
 				_exit(1);
-			read_all(q, size);
+			ptb_read_all(q, size);
 			if (write(rdy[1], "r", 1) != 1 ||
 			    read(go[0], &c, 1) < 0)
 				_exit(1);
@@ -164,7 +110,7 @@ int main(int argc, char **argv)
 	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
-	read_all(p, size);
+	ptb_read_all(p, size);
 
 	pages = calloc(npages, sizeof(*pages));
 	nodes = calloc(npages, sizeof(*nodes));
@@ -172,12 +118,12 @@ int main(int argc, char **argv)
 	if (!pages || !nodes || !status)
 		die("calloc");
 	for (i = 0; i < npages; i++) {
-		pages[i] = p + i * PAGE;
+		pages[i] = p + i * PTB_PAGE;
 		nodes[i] = 1;
 	}
-	out0 = vmstat("pswpout");
+	out0 = ptb_vmstat("pswpout");
 
-	t0 = now_ns();
+	t0 = ptb_now_ns();
 	if (!strcmp(op, "migrate")) {
 		if (syscall(__NR_move_pages, 0, npages, pages, nodes, status,
 			    MPOL_MF_MOVE_ALL))
@@ -191,14 +137,14 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
 		snprintf(amount, sizeof(amount), "%zu", size);
 		/* EAGAIN: less than asked could be reclaimed; count below. */
-		if (write_str(path, amount) && errno != EAGAIN)
+		if (ptb_write_str(path, amount) && errno != EAGAIN)
 			die("memory.reclaim");
 	}
-	t1 = now_ns();
+	t1 = ptb_now_ns();
 
 	printf("RESULT %s op=%s n=%ld size_mb=%ld ms=%.3f attaches=%ld",
 	       tag, op, n, size_mb, (t1 - t0) / 1e6,
-	       vmstat("pt_share_attach") - a0);
+	       ptb_vmstat("pt_share_attach") - a0);
 	if (!strcmp(op, "migrate")) {
 		long moved = 0;
 
@@ -206,7 +152,7 @@ int main(int argc, char **argv)
 			moved += status[i] == 1;
 		printf(" pages=%ld", moved);
 	} else if (!strcmp(op, "reclaim")) {
-		printf(" pages=%ld", vmstat("pswpout") - out0);
+		printf(" pages=%ld", ptb_vmstat("pswpout") - out0);
 	} else {
 		printf(" pages=%ld", npages);
 	}
