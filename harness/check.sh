@@ -10,8 +10,10 @@
 # (harness/upstream-mm.sh), and one that soaks stress-ng and the racer
 # under memory pressure (harness/guest/soak.sh).
 #
-# FULL=1: every upstream mm selftest instead of the fast subset, and a
-# 10-minute soak instead of a 1-minute one (about 90 minutes more).
+# FULL=1: every upstream mm selftest instead of the fast subset, a
+# 10-minute soak instead of a 1-minute one, and harness/mutate.sh: the
+# CVE-class tests run against kernels that have their bugs (about 100
+# minutes more).
 . "$(dirname "$0")/lib.sh"
 
 FULL=${FULL:-0}
@@ -203,6 +205,17 @@ guest_soak() {
 	vm_status "soak, ${SOAK_SECONDS}s" $rc
 }
 
+# Issue 5, part 3: each CVE-class test fails on a kernel with its bug.
+guest_mutations() {
+	local r rest
+	"$TOP/harness/mutate.sh" > "$RES/mutations.log" 2> "$RES/mutations.err" || true
+	while IFS=$'\t' read -r r rest; do
+		result "$r" "$rest"
+	done < <(grep -E '^(PASS|FAIL)	' "$RES/mutations.log")
+	grep -qE '^(PASS|FAIL)	' "$RES/mutations.log" ||
+		{ cat "$RES/mutations.err" >&2; result FAIL "mutations: no result"; }
+}
+
 summary() {
 	local p f s
 	p=$(grep -c '^PASS' "$RES/results" || true)
@@ -223,14 +236,13 @@ stage "host: series" host_series
 stage "build: CONFIG_PT_SHARE=n" build_nopt
 if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
 	stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
-	# Issue 5 parts 4 and 1 run with FULL=1 only for now: with sharing on,
-	# the soak's racer was OOM-killed in 3 of 6 runs at half its working
-	# set (never with sharing off), which is being investigated.
-	if [ "${FULL:-0}" = 1 ]; then
-		stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak
-		if stage "build: upstream mm selftests" build_upstream_mm; then
-			stage "guest: upstream mm selftests, pt_share off/on ($UMM_TIER)" guest_upstream_mm
-		fi
+	stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak
+	if stage "build: upstream mm selftests" build_upstream_mm; then
+		stage "guest: upstream mm selftests, pt_share off/on ($UMM_TIER)" guest_upstream_mm
+	fi
+	# FULL=1: the CVE-class tests against kernels that have their bugs.
+	if [ "$FULL" = 1 ]; then
+		stage "mutations: the CVE-class tests catch their bugs" guest_mutations
 	fi
 fi
 summary

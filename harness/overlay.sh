@@ -88,5 +88,14 @@ if [ -f "$manifest" ]; then
 		changed=$((changed + 1))
 	done
 fi
+# MUTATION=FILE (harness/mutate.sh): a deliberate bug, a patch against a
+# file of the work tree, applied on top of the overlay. The next overlay
+# without it finds the file's content changed and restores it.
+if [ -n "${MUTATION:-}" ]; then
+	patch -s -p1 --fuzz=0 --no-backup-if-mismatch -d "$work" < "$MUTATION" ||
+		die "mutation $MUTATION does not apply"
+	echo "  overlay: mutation $(basename "$MUTATION") applied" >&2
+	changed=$((changed + 1))
+fi
 cp "$tmp/new_manifest" "$manifest"
 log "overlay applied: $(wc -l < "$manifest") files, $changed changed"

@@ -4,12 +4,15 @@
 # while pt_share_racer runs in a memory cgroup limited to about half its
 # working set, with zram swap under it.
 #
-# usage: soak.sh RACER_DIR SECONDS OUTDIR [PCT]
-# PCT: the racer's memory.max in percent of its measured working set
-# (default 50).
+# usage: soak.sh RACER_DIR SECONDS OUTDIR [PCT [SHARE]]
+# PCT: the racer's memory.max: its kernel memory plus PCT percent of the
+# rest of its measured working set (default 50). SHARE: 1 (default) runs with vm.pt_share=1 and the racer's
+# sharing cases; 0 runs the same soak with sharing off, for comparison.
 # Prints "SOAK_RESULT PASS|FAIL <name>|<why>" lines for harness/check.sh
 # and "SOAK_INFO ..." lines with the numbers. POSIX sh (dash).
-racer_dir=$1 secs=$2 out=$3 pct=${4:-50}
+racer_dir=$1 secs=$2 out=$3 pct=${4:-50} share=${5:-1}
+if [ "$share" = 1 ]; then cases="-v tmpfs_shared -v memfd_shared"
+else cases="-v tmpfs_unshared -v memfd_unshared"; fi
 racer=$racer_dir/pt_share_racer
 cg=/sys/fs/cgroup
 mkdir -p "$out"
@@ -32,19 +35,33 @@ if ! { echo 1G > /sys/block/zram0/disksize &&
 fi
 echo "+memory" > $cg/cgroup.subtree_control
 
-# The racer's working set: one short run in an unlimited cgroup, read back
-# as memory.peak (its file, control area, 17 processes and their tables).
+# The racer's working set: one short run in an unlimited cgroup, in the
+# soak's sharing mode, read back as memory.peak (its file, control area,
+# 17 processes and their tables). Its kernel memory (page tables, stacks,
+# slab: about 2 MB) cannot be reclaimed, so the limit is that plus PCT
+# percent of the rest: a flat half of the peak left some runs with sharing
+# on and off too little room to make progress, and the memcg OOM-killed a
+# worker whatever the mode.
+if [ "$share" = 1 ]; then cal=tmpfs_shared; else cal=tmpfs_unshared; fi
 mkdir -p $cg/ptsoak-cal
 PT_SHARE_RACER_SECONDS=3 sh -c "echo \$\$ > $cg/ptsoak-cal/cgroup.procs &&
-	exec $racer -v tmpfs_shared" > "$out/racer-calibrate.log" 2>&1
+	exec $racer -v $cal" > "$out/racer-calibrate.log" 2>&1 &
+cpid=$!
+kmax=0
+while kill -0 $cpid 2> /dev/null; do
+	k=$(sed -n 's/^kernel //p' $cg/ptsoak-cal/memory.stat)
+	[ "${k:-0}" -gt $kmax ] && kmax=$k
+	sleep 0.2
+done
+wait $cpid
 peak=$(cat $cg/ptsoak-cal/memory.peak)
 rmdir $cg/ptsoak-cal
-limit=$((peak * pct / 100))
-info "racer working set (memory.peak of a 3 s run) $((peak / 1024)) kB; memory.max $((limit / 1024)) kB"
+limit=$((kmax + (peak - kmax) * pct / 100))
+info "racer working set (memory.peak of a 3 s run) $((peak / 1024)) kB, of it kernel $((kmax / 1024)) kB; memory.max $((limit / 1024)) kB"
 mkdir -p $cg/ptsoak
 echo $limit > $cg/ptsoak/memory.max
 
-echo 1 > /proc/sys/vm/pt_share
+echo "$share" > /proc/sys/vm/pt_share
 echo 2097152 > /proc/sys/vm/pt_share_min_bytes
 dmesg -c > /dev/null
 live0=$(live_tables) att0=$(attached) attach0=$(vmstat pt_share_attach)
@@ -69,7 +86,7 @@ sng=$!
 # The racer's two sharing cases (tmpfs, memfd) share the soak's length.
 half=$((secs / 2))
 PT_SHARE_RACER_SECONDS=$half sh -c "echo \$\$ > $cg/ptsoak/cgroup.procs &&
-	exec $racer -v tmpfs_shared -v memfd_shared" > "$out/racer.log" 2>&1 &
+	exec $racer $cases" > "$out/racer.log" 2>&1 &
 rac=$!
 
 wait $sng
@@ -88,10 +105,10 @@ sfail='^stress-ng: fail:|klog-check: (error|critical|alert|emergency)|verif.*fai
 ops=$(sed -n 's/^stress-ng: metrc: \[[0-9]*\] \([a-z-]*\) *\([0-9][0-9]*\) .*/\1 \2/p' \
 	"$out/stress-ng.log" | sed '/^ *$/d' | tr '\n' ',' | sed 's/,$//; s/,/, /g')
 if [ $src -eq 0 ] && ! grep -qiE "$sfail" "$out/stress-ng.log"; then
-	res PASS "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=1)" \
+	res PASS "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=$share)" \
 		"bogo-ops: $ops"
 else
-	res FAIL "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=1)" \
+	res FAIL "soak: stress-ng --verify --klog-check ($secs s, 12 stressors, pt_share=$share)" \
 		"exit $src: $(grep -iE "$sfail" "$out/stress-ng.log" | head -1)"
 fi
 sed -n 's/^stress-ng: metrc: \[[0-9]*\] \([a-z-]*\) *\([0-9][0-9]*\) .*/\1 \2/p' \
@@ -112,10 +129,10 @@ nrun=$(grep -c 'ops total' "$out/racer.log")
 rops=$(sed -n 's/.*ops total \([0-9]*\); pages verified \([0-9]*\).*/\1 \2/p' "$out/racer.log" |
 	awk '{ o += $1; v += $2 } END { printf "%d ops, %d pages verified", o, v }')
 if [ -z "$bad" ] && [ "$nrun" -eq 2 ]; then
-	res PASS "soak: pt_share_racer in a memcg at half its working set, zram swap" \
+	res PASS "soak: pt_share_racer in a memcg at half its pageable working set, zram swap" \
 		"tmpfs + memfd cases, $rops, memory.max $((limit / 1024)) of $((peak / 1024)) kB"
 else
-	res FAIL "soak: pt_share_racer in a memcg at half its working set, zram swap" \
+	res FAIL "soak: pt_share_racer in a memcg at half its pageable working set, zram swap" \
 		"exit $rrc, $nrun/2 cases finished: $(echo "$bad" | head -1)"
 fi
 grep -E 'ops [a-z_]+ +[0-9]+|ops total|ran [0-9.]+ s' "$out/racer.log" |
@@ -124,7 +141,18 @@ grep -E 'ops [a-z_]+ +[0-9]+|ops total|ran [0-9.]+ s' "$out/racer.log" |
 # Memory pressure happened, and killed nothing.
 oom=$(sed -n 's/^oom_kill //p' $cg/ptsoak/memory.events)
 info "memcg ptsoak memory.events: $(tr '\n' ' ' < $cg/ptsoak/memory.events)"
-info "memcg ptsoak memory.swap.peak $(cat $cg/ptsoak/memory.swap.peak 2>/dev/null || echo ?) bytes; pswpout +$(($(vmstat pswpout) - swp0))"
+swapped=$(($(cat $cg/ptsoak/memory.swap.peak 2>/dev/null || echo 0) / 4096))
+hitmax=$(sed -n 's/^max //p' $cg/ptsoak/memory.events)
+info "memcg ptsoak memory.swap.peak $swapped pages; pswpout +$(($(vmstat pswpout) - swp0))"
+if [ "${swapped:-0}" -gt 0 ] && [ "${hitmax:-0}" -gt 0 ]; then
+	res PASS "soak: the racer's memcg was under pressure" \
+		"memory.max hit $hitmax times, up to $swapped pages in swap"
+else
+	res FAIL "soak: the racer's memcg was under pressure" \
+		"memory.max hit ${hitmax:-?} times, up to $swapped pages in swap"
+fi
+dmesg > "$out/dmesg.log"
+cat $cg/ptsoak/memory.stat > "$out/memory.stat"
 if [ "${oom:-0}" -eq 0 ] && ! dmesg | grep -qE 'Out of memory|oom-kill|Killed process'; then
 	res PASS "soak: no OOM kill (memory.events oom_kill 0, none in dmesg)"
 else
