@@ -8,6 +8,12 @@
  *   truncated and its pages reused with another pattern. A read that
  *   succeeds after munmap() returned, or that shows the new pattern, is
  *   a stale TLB entry (a detach that did not flush).
+ * stale_tlb_after_last_detach: the same, but no other process holds the
+ *   tables and the reader's process detaches with mprotect(PROT_NONE).
+ *   Its table is then freed without a flush of every CPU, and nothing
+ *   but the detach flushes the reader's TLB: munmap() may flush the range
+ *   when it frees the page tables above it, and truncation of a table
+ *   that is still cached flushes every CPU, which would hide the bug.
  * gup_vs_attach_detach: vmsplice(), process_vm_readv(), /proc/PID/mem,
  *   pagemap and smaps readers take and drop references to pages and
  *   tables while their targets attach and detach over and over; every
@@ -202,6 +208,9 @@ static long iterations(long fast)
 
 static char *stale_p;
 
+/* How the reader's process leaves the tables. */
+enum stale_detach { STALE_MUNMAP, STALE_MPROTECT };
+
 /*
  * CPU 0: read random pages through the mapping for as long as it may
  * hold, and some more after the pages were freed and reused. A read that
@@ -232,7 +241,7 @@ static void *stale_reader(void *arg)
 					  false, &v);
 			if (!sig) {
 				if (unmapped == it)
-					fail_msg("iter %ld: page %lu read %#lx after munmap",
+					fail_msg("iter %ld: page %lu read %#lx after detach",
 						 it, i, (unsigned long)v);
 				else if (v != tag(i, 2 * it))
 					fail_msg("iteration %ld: page %lu read %#lx, not %#lx",
@@ -261,8 +270,8 @@ static void *stale_reader(void *arg)
 	return NULL;
 }
 
-/* The reader's process: maps, lets the reader run, unmaps on CPU 1. */
-static void stale_process(int fd, long iters)
+/* The reader's process: maps, lets the reader run, detaches on CPU 1. */
+static void stale_process(int fd, long iters, enum stale_detach how)
 {
 	uint64_t rnd = getpid() | 1;
 	unsigned long off;
@@ -294,13 +303,20 @@ static void stale_process(int fd, long iters)
 		STORE(sh->iter, it);
 		STORE(sh->mapped, it);
 		usleep(pt_rand(&rnd) % 2000);
-		if (munmap(p, SIZE))
-			_exit(5);
-		STORE(sh->unmapped, it);
-		/* Keep the range ours: nothing else may be mapped there. */
-		if (mmap(hole, SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			 MAP_FIXED, -1, 0) != hole)
-			_exit(6);
+		if (how == STALE_MPROTECT) {
+			/* The VMA stays: no page table above the span goes. */
+			if (mprotect(p, SIZE, PROT_NONE))
+				_exit(5);
+			STORE(sh->unmapped, it);
+		} else {
+			if (munmap(p, SIZE))
+				_exit(5);
+			STORE(sh->unmapped, it);
+			/* Keep the range ours: nothing else may go there. */
+			if (mmap(hole, SIZE, PROT_NONE, MAP_PRIVATE |
+				 MAP_ANONYMOUS | MAP_FIXED, -1, 0) != hole)
+				_exit(6);
+		}
 		sh->ops++;
 		while (LOAD(sh->done) != it + 1)
 			sched_yield();
@@ -310,19 +326,24 @@ static void stale_process(int fd, long iters)
 	_exit(0);
 }
 
-TEST_F_TIMEOUT(cve, stale_tlb_after_detach, 1200)
+/* @holder: another process keeps the tables attached throughout. */
+static void stale_tlb(struct __test_metadata *_metadata,
+		      struct _test_data_cve *self, bool holder,
+		      enum stale_detach how)
 {
 	long iters = iterations(40), it;
-	pid_t holder, reader;
+	pid_t hpid = 0, reader;
 
 	two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 	if (!two_cpus)
 		TH_LOG("one CPU online: no cross-CPU flush to test, local only");
-	holder = start_holder(self->fd);
-	ASSERT_LE(0, holder);
-	while (!LOAD(sh->held)) {
-		ASSERT_NE(holder, waitpid(holder, NULL, WNOHANG));
-		usleep(1000);
+	if (holder) {
+		hpid = start_holder(self->fd);
+		ASSERT_LE(0, hpid);
+		while (!LOAD(sh->held)) {
+			ASSERT_NE(hpid, waitpid(hpid, NULL, WNOHANG));
+			usleep(1000);
+		}
 	}
 	STORE(sh->refilled, -1);
 	STORE(sh->mapped, -1);
@@ -332,7 +353,7 @@ TEST_F_TIMEOUT(cve, stale_tlb_after_detach, 1200)
 	reader = fork();
 	ASSERT_LE(0, reader);
 	if (!reader)
-		stale_process(self->fd, iters);
+		stale_process(self->fd, iters, how);
 	ASSERT_EQ(0, pin_to(1));
 	/* Iteration 0 reads tag(i, 0), which the fixture wrote. */
 	for (it = 0; it < iters; it++) {
@@ -362,11 +383,22 @@ TEST_F_TIMEOUT(cve, stale_tlb_after_detach, 1200)
 	}
 	ASSERT_EQ(0, wait_pid_ok(reader));
 	STORE(sh->stop, 1);
-	ASSERT_EQ(0, wait_pid_ok(holder));
+	if (holder)
+		ASSERT_EQ(0, wait_pid_ok(hpid));
 	report(_metadata);
 	EXPECT_LE(iters * NR_SPANS, sh->attached);
 	EXPECT_LT(0, sh->faults);
 	no_leak(_metadata, self);
+}
+
+TEST_F_TIMEOUT(cve, stale_tlb_after_detach, 1200)
+{
+	stale_tlb(_metadata, self, true, STALE_MUNMAP);
+}
+
+TEST_F_TIMEOUT(cve, stale_tlb_after_last_detach, 1200)
+{
+	stale_tlb(_metadata, self, false, STALE_MPROTECT);
 }
 
 /* ---- GUP and other foreign references vs attach/detach ------------------- */
