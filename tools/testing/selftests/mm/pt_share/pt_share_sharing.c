@@ -570,6 +570,48 @@ TEST_F(sharing, mprotect_stays_private)
 	ASSERT_EQ(0, holder_stop(&h));
 }
 
+/*
+ * A protection key lives in every entry of a table. A mapping with a key
+ * of its own must get tables of its own, or the key would protect nothing
+ * (and the holder's accesses would be checked against it).
+ */
+static int pkey_child(void *arg)
+{
+	long alloc0 = pt_read_vmstat("pt_share_table_alloc");
+	int pkey = *(int *)arg;
+	char *p = backing_map(child_b, true);
+
+	if (!p)
+		return 10;
+	if (pkey_mprotect(p, SIZE, PROT_READ | PROT_WRITE, pkey))
+		return 11;
+	if (!check_all(p, 'a'))
+		return 12;
+	if (pt_read_vmstat("pt_share_table_alloc") - alloc0 != NR_SPANS) {
+		fprintf(stderr, "# mapping with pkey %d allocated %ld tables, not %d\n",
+			pkey, pt_read_vmstat("pt_share_table_alloc") - alloc0,
+			NR_SPANS);
+		return 13;
+	}
+	/* Access through the key denied: every entry must say so. */
+	if (pkey_set(pkey, PKEY_DISABLE_ACCESS))
+		return 14;
+	if (access_faults(p + 3 * SPAN + 5 * PAGE, false, SIGSEGV))
+		return 15;
+	return pkey_set(pkey, 0) ? 16 : 0;
+}
+
+TEST_F(sharing, pkey_mapping_gets_own_tables)
+{
+	int pkey = pkey_alloc(0, 0);
+
+	if (pkey < 0)
+		SKIP(return, "no protection keys (pkey_alloc: %s)",
+		     strerror(errno));
+	beside_holder(_metadata, self, pkey_child, &pkey);
+	pkey_free(pkey);
+}
+
 static int munmap_child(void *arg)
 {
 	long d0 = pt_read_vmstat("pt_share_detach");
