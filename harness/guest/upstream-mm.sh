@@ -27,6 +27,9 @@ echo "# huge pages: $(cat /proc/sys/vm/nr_hugepages)"
 # hugepage-shm needs larger SysV limits (as run_vmtests.sh sets).
 echo 268435456 > /proc/sys/kernel/shmmax
 echo 4194304 > /proc/sys/kernel/shmall
+# The hugetlb cgroup tests mount hugetlbfs on /mnt/huge; the guest's root
+# is the host's, read-only.
+mount -t tmpfs upstream-mm-mnt /mnt
 # Run from a copy on the guest's tmpfs: tests create their scratch files
 # in the current directory (soft-dirty maps one MAP_SHARED), and the
 # repository's 9p mount cannot be mapped shared writable; on tmpfs the
