@@ -3,12 +3,13 @@
 # has its bug class (issue 5, part 3).
 #
 # harness/mutations/NAME.patch puts one such bug into the work tree's
-# mm/pt_share.c and names the pt_share_cve test that must catch it
-# ("Caught-by:"). For each one: build the debug kernel with the bug, run
-# that test in the guest, and expect it to fail, by a failed assertion, a
-# kernel splat or a hang. One "PASS|FAIL<TAB>mutation ..." line each; a bug
-# that its test does not catch is a FAIL. The debug kernel is rebuilt
-# without any bug at the end.
+# mm/pt_share.c and names the test that must catch it ("Caught-by:"): a
+# pt_share_cve test, or "kunit:CASE" for a case of the pt_share KUnit suite,
+# which runs at every boot. For each one: build the debug kernel with the
+# bug, run that test in the guest, and expect it to fail, by a failed
+# assertion, a kernel splat or a hang. One "PASS|FAIL<TAB>mutation ..." line
+# each; a bug that its test does not catch is a FAIL. The debug kernel is
+# rebuilt without any bug at the end.
 . "$(dirname "$0")/lib.sh"
 
 MUT=$TOP/harness/mutations
@@ -28,6 +29,25 @@ trap restore EXIT
 "$TOP/harness/selftests.sh" build debug > "$BUILD/mutate-selftests.log" 2>&1 ||
 	{ cat "$BUILD/mutate-selftests.log" >&2; die "kselftest build failed"; }
 cve=$BUILD/kselftest/pt_share/pt_share_cve
+
+# kunit_verdict NAME CASE CONSOLE: the KUnit case must have failed at boot.
+kunit_verdict() {
+	local line
+	line=$(sed -E 's/\r$//; s/^\[ *[0-9.]+\] //' "$3" |
+		grep -m1 -E "^ *(not )?ok [0-9]+ $2\$") || true
+	case $line in
+	*"not ok "*)
+		printf 'PASS\tmutation %s: caught by kunit %s (%s)\n' "$1" "$2" \
+			"$(sed -E 's/\r$//; s/^\[ *[0-9.]+\] //' "$3" | grep -m1 -A1 'EXPECTATION FAILED' |
+			tail -1 | sed 's/^ *//' | cut -c1-100)" ;;
+	*"ok "*)
+		printf 'FAIL\tmutation %s: kunit %s passed on a kernel with the bug\n' "$1" "$2"
+		return 1 ;;
+	*)
+		printf 'FAIL\tmutation %s: no result of kunit %s on the console\n' "$1" "$2"
+		return 1 ;;
+	esac
+}
 rc_all=0
 for name in "${names[@]}"; do
 	m=$MUT/$name.patch
@@ -42,9 +62,20 @@ for name in "${names[@]}"; do
 	fi
 	run=$BUILD/vm/mutate-$name rc=0
 	rm -rf "$run"
-	VM_RUN_DIR=$run FLAVOUR=debug VM_TIMEOUT=900 "$TOP/harness/vm.sh" "$cve -t $t" \
+	case $t in
+	kunit:*) cmd=true ;;
+	*) cmd="$cve -t $t" ;;
+	esac
+	VM_RUN_DIR=$run FLAVOUR=debug VM_TIMEOUT=900 "$TOP/harness/vm.sh" "$cmd" \
 		> "$BUILD/mutate-$name.log" 2>&1 || rc=$?
-	how=$(grep -m1 -E '^# +[a-z_0-9]+\.c:[0-9]+:|not ok ' "$run/output.log" 2>/dev/null | cut -c1-160)
+	if [ "${t#kunit:}" != "$t" ]; then
+		kunit_verdict "$name" "${t#kunit:}" "$run/console.log" || rc_all=1
+		continue
+	fi
+	# The first failure the test reports, else its first message.
+	how=$( { grep -m1 -iE '^# +[a-z_0-9]+\.c:[0-9]+:.*(fail|expected)' "$run/output.log" ||
+		grep -m1 -E '^# +[a-z_0-9]+\.c:[0-9]+:|not ok ' "$run/output.log"; } 2>/dev/null |
+		cut -c1-160)
 	case $rc in
 	0) printf 'FAIL\tmutation %s: %s passed on a kernel with the bug\n' "$name" "$t"
 	   rc_all=1 ;;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests for pt_share's pure logic: table geometry, cache keys, the
- * entries a truncation zaps, and the parsing of sysctl writes. Included
- * at the end of mm/pt_share.c so that it can reach static functions.
+ * entries a truncation zaps, and the parsing of sysctl writes; and for
+ * the one lifetime rule no test from userspace can reliably hit: a
+ * released table is freed only after an RCU grace period. Included at
+ * the end of mm/pt_share.c so that it can reach static functions.
  */
 #ifdef CONFIG_PT_SHARE_KUNIT_TEST
 
@@ -160,6 +162,46 @@ static void pt_share_test_parse(struct kunit *test)
 	}
 }
 
+/*
+ * CVE class "GUP-fast vs unshare": a walker that read a pmd locklessly
+ * (GUP-fast, pte_offset_map() and its users) may still be about to read
+ * the table or take its lock when the last sharer detaches. The table
+ * must outlive every RCU reader that began before its release. From
+ * userspace that window is a few instructions wide, and on x86 GUP-fast
+ * is also held off by the detach's flush IPI, so only this test fails
+ * at once on a kernel that frees the table early.
+ */
+static void pt_share_test_release_waits_for_rcu(struct kunit *test)
+{
+	struct vm_area_struct *vma;
+	struct page *page;
+	bool freed_early;
+
+	vma = kunit_kzalloc(test, sizeof(*vma), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+	/* An empty table: the zap reads no entry and no field but vm_mm. */
+	vma->vm_mm = &init_mm;
+	page = pte_alloc_one(&init_mm);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	/* The release counts a free; keep alloc - free (live tables) exact. */
+	count_vm_event(PT_SHARE_TABLE_ALLOC);
+	/* Our reference keeps the struct page ours to look at after the free. */
+	get_page(page);
+
+	rcu_read_lock();
+	pt_share_table_release(page_ptdesc(page), vma);
+	/* The pte destructor clears the page type: the table was freed. */
+	freed_early = !PageTable(page);
+	rcu_read_unlock();
+	KUNIT_EXPECT_FALSE_MSG(test, freed_early,
+			       "table freed inside an RCU read-side section");
+
+	rcu_barrier();
+	KUNIT_EXPECT_FALSE_MSG(test, PageTable(page),
+			       "table not freed after a grace period");
+	put_page(page);
+}
+
 static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_eligible),
 	KUNIT_CASE(pt_share_test_eligible_top),
@@ -168,6 +210,7 @@ static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_key),
 	KUNIT_CASE(pt_share_test_entry_range),
 	KUNIT_CASE(pt_share_test_parse),
+	KUNIT_CASE(pt_share_test_release_waits_for_rcu),
 	{}
 };
 
