@@ -646,8 +646,24 @@ static void splitter(int fd)
 			n = NR_PAGES - a;
 		switch (pt_rand(&rnd) % 3) {
 		case 0:
-			if (mprotect(p + a * PT_PAGE, n * PT_PAGE, PROT_READ) ||
-			    mprotect(p + a * PT_PAGE, n * PT_PAGE,
+			if (mprotect(p + a * PT_PAGE, n * PT_PAGE, PROT_READ))
+				_exit(3);
+			/*
+			 * The read-write VMA below now ends inside the span of
+			 * page a, so it must not share the span's table: one
+			 * attached by the read below would map page a writable
+			 * with the entry other processes installed.
+			 */
+			if (a)
+				pt_access64((uint64_t *)(p + (a - 1) * PT_PAGE),
+					    false, &v);
+			v = tag(a, 0);
+			sig = pt_access64((uint64_t *)(p + a * PT_PAGE), true,
+					  &v);
+			if (sig != SIGSEGV)
+				fail_msg("write to read-only page %lu: %s", a,
+					 sig ? strsignal(sig) : "no fault");
+			if (mprotect(p + a * PT_PAGE, n * PT_PAGE,
 				     PROT_READ | PROT_WRITE))
 				_exit(3);
 			break;
