@@ -34,14 +34,26 @@ result() {
 	printf '  %-4s %s%s\n' "$1" "$2" "${3:+ ($3)}" >&2
 }
 
-host_overlay() {
-	if "$TOP/harness/kernel.sh" source > "$RES/overlay.log" 2>&1; then
-		result PASS "host: overlay applies to linux-source-6.12 $(base_pkg_version)"
-	else
-		cat "$RES/overlay.log" >&2
-		result FAIL "host: overlay applies"
-		return 1
+# logged_step NAME LOG CMD...: run CMD with its output in $RES/LOG; one
+# result NAME, and on failure the end of the log on stderr and a non-zero
+# return.
+logged_step() {
+	local name=$1 log=$RES/$2
+	shift 2
+	if "$@" > "$log" 2>&1; then
+		result PASS "$name"
+		return 0
 	fi
+	tail -60 "$log" >&2
+	result FAIL "$name"
+	return 1
+}
+
+host_overlay() {
+	# The base version is known once the source package is in place.
+	"$TOP/harness/kernel.sh" source > "$RES/overlay.log" 2>&1 ||
+		{ cat "$RES/overlay.log" >&2; result FAIL "host: overlay applies"; return 1; }
+	result PASS "host: overlay applies to linux-source-6.12 $(base_pkg_version)"
 }
 
 host_checkpatch() {
@@ -84,22 +96,14 @@ build_debug() {
 }
 
 build_nopt() {
-	if "$TOP/harness/kernel.sh" objects nopt > "$RES/nopt.log" 2>&1; then
-		result PASS "build: mm/ and fs/ with CONFIG_PT_SHARE=n"
-	else
-		tail -40 "$RES/nopt.log" >&2
-		result FAIL "build: mm/ and fs/ with CONFIG_PT_SHARE=n"
-	fi
+	# A failure here does not stop the stages after it.
+	logged_step "build: mm/ and fs/ with CONFIG_PT_SHARE=n" nopt.log \
+		"$TOP/harness/kernel.sh" objects nopt || true
 }
 
 build_selftests() {
-	if "$TOP/harness/selftests.sh" build debug > "$RES/kselftest-build.log" 2>&1; then
-		result PASS "build: pt_share kselftests"
-	else
-		cat "$RES/kselftest-build.log" >&2
-		result FAIL "build: pt_share kselftests"
-		return 1
-	fi
+	logged_step "build: pt_share kselftests" kselftest-build.log \
+		"$TOP/harness/selftests.sh" build debug
 }
 
 guest_tests() {
@@ -162,13 +166,8 @@ vm_status() {
 }
 
 build_upstream_mm() {
-	if "$TOP/harness/upstream-mm.sh" build > "$RES/upstream-mm-build.log" 2>&1; then
-		result PASS "build: upstream mm selftests of the base tree"
-	else
-		cat "$RES/upstream-mm-build.log" >&2
-		result FAIL "build: upstream mm selftests of the base tree"
-		return 1
-	fi
+	logged_step "build: upstream mm selftests of the base tree" upstream-mm-build.log \
+		"$TOP/harness/upstream-mm.sh" build
 }
 
 # Issue 5, part 1: every test twice, pt_share off and on; same results.
