@@ -108,6 +108,7 @@ build_selftests() {
 
 guest_tests() {
 	local run=$BUILD/vm/check rc=0
+	need_pkgs $GUEST_TEST_PKGS
 	rm -rf "$run"
 	VM_RUN_DIR=$run FLAVOUR=debug "$TOP/harness/vm.sh" \
 		"$TOP/harness/guest/run-kselftests.sh $BUILD/kselftest/pt_share" || rc=$?

@@ -68,6 +68,10 @@ need_pkgs() {
 BUILD_PKGS="build-essential flex bison bc libelf-dev libssl-dev cpio xz-utils
 	kmod python3 rsync ccache perl"
 VM_PKGS="qemu-system-x86 busybox-static"
+# What the tests run in the guest, from the host's root over 9p: the soak's
+# stress-ng, mkfs.ext4 and losetup for pt_share_cve's O_DIRECT test,
+# setpriv and setarch for the upstream mm selftests.
+GUEST_TEST_PKGS="stress-ng e2fsprogs mount util-linux"
 
 # install_base_source: make sure the pinned linux-source-6.12 is installed.
 install_base_source() {
