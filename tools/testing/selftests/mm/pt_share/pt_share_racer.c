@@ -25,7 +25,10 @@
  * attachments and PageTables are where they were before. Those figures are
  * global: PT_SHARE_RACER_LEAK_CHECK=0 leaves them to a caller that runs
  * other work at the same time (the soak), and checks them itself once all
- * of it has exited. The run is replayable from its printed seed:
+ * of it has exited. Each exiting mm's own RSS counters and nr_ptes are
+ * checked by the kernel (check_mm(): "Bad rss-counter state", "non-zero
+ * pgtables_bytes"), which the harness's console scan fails on. The run is
+ * replayable from its printed seed:
  * PT_SHARE_SEED=<seed>. Its length is PT_SHARE_RACER_SECONDS per case, or
  * longer with PT_SHARE_FULL=1.
  */
