@@ -144,7 +144,7 @@ TEST(unprivileged_write_denied)
 	ASSERT_EQ(0, WEXITSTATUS(status));
 }
 
-static const char * const vmstat_counters[] = {
+static const char vmstat_counters[][32] = {
 	"pt_share_attach", "pt_share_detach",
 	"pt_share_detach_unmap", "pt_share_detach_split",
 	"pt_share_detach_mprotect", "pt_share_detach_mremap",
