@@ -3,7 +3,7 @@
 # has its bug class (issue 5, part 3).
 #
 # harness/mutations/NAME.patch puts one such bug into the work tree's
-# mm/pt_share.c and names the test that must catch it ("Caught-by:"): a
+# mm/pt_share.c or mm/pt_share_cache.h and names the test that must catch it ("Caught-by:"): a
 # pt_share_cve test, or "kunit:CASE" for a case of the pt_share KUnit suite,
 # which runs at every boot. For each one: build the debug kernel with the
 # bug, run that test in the guest, and expect it to fail, by a failed
@@ -32,13 +32,13 @@ cve=$BUILD/kselftest/pt_share/pt_share_cve
 
 # kunit_verdict NAME CASE CONSOLE: the KUnit case must have failed at boot.
 kunit_verdict() {
-	local line
-	line=$(sed -E 's/\r$//; s/^\[ *[0-9.]+\] //' "$3" |
-		grep -m1 -E "^ *(not )?ok [0-9]+ $2\$") || true
+	local console line
+	console=$(sed -E 's/\r$//; s/^\[ *[0-9.]+\] //' "$3")
+	line=$(grep -m1 -E "^ *(not )?ok [0-9]+ $2\$" <<< "$console") || true
 	case $line in
 	*"not ok "*)
 		printf 'PASS\tmutation %s: caught by kunit %s (%s)\n' "$1" "$2" \
-			"$(sed -E 's/\r$//; s/^\[ *[0-9.]+\] //' "$3" | grep -m1 -A1 'EXPECTATION FAILED' |
+			"$(grep -m1 -A1 'EXPECTATION FAILED' <<< "$console" |
 			tail -1 | sed 's/^ *//' | cut -c1-100)" ;;
 	*"ok "*)
 		printf 'FAIL\tmutation %s: kunit %s passed on a kernel with the bug\n' "$1" "$2"
@@ -62,16 +62,18 @@ for name in "${names[@]}"; do
 	fi
 	run=$BUILD/vm/mutate-$name rc=0
 	rm -rf "$run"
+	# KUnit runs at boot: the guest need not run anything.
 	case $t in
 	kunit:*) cmd=true ;;
 	*) cmd="$cve -t $t" ;;
 	esac
 	VM_RUN_DIR=$run FLAVOUR=debug VM_TIMEOUT=900 "$TOP/harness/vm.sh" "$cmd" \
 		> "$BUILD/mutate-$name.log" 2>&1 || rc=$?
-	if [ "${t#kunit:}" != "$t" ]; then
+	case $t in
+	kunit:*)
 		kunit_verdict "$name" "${t#kunit:}" "$run/console.log" || rc_all=1
-		continue
-	fi
+		continue ;;
+	esac
 	# The first failure the test reports, else its first message.
 	how=$( { grep -m1 -iE '^# +[a-z_0-9]+\.c:[0-9]+:.*(fail|expected)' "$run/output.log" ||
 		grep -m1 -E '^# +[a-z_0-9]+\.c:[0-9]+:|not ok ' "$run/output.log"; } 2>/dev/null |

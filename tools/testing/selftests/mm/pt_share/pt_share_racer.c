@@ -28,9 +28,8 @@
  * of it has exited. Each exiting mm's own RSS counters and nr_ptes are
  * checked by the kernel (check_mm(): "Bad rss-counter state", "non-zero
  * pgtables_bytes"), which the harness's console scan fails on. The run is
- * replayable from its printed seed:
- * PT_SHARE_SEED=<seed>. Its length is PT_SHARE_RACER_SECONDS per case, or
- * longer with PT_SHARE_FULL=1.
+ * replayable from its printed seed: PT_SHARE_SEED=<seed>. Its length is
+ * PT_SHARE_RACER_SECONDS per case, or longer with PT_SHARE_FULL=1.
  */
 #define _GNU_SOURCE
 #include <sched.h>
