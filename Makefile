@@ -2,7 +2,8 @@
 #
 #   make run        build the release kernel, boot it, run the demo
 #   make check      every test: host checks, debug kernel, KUnit, kselftests
-#                   (FULL=1: all upstream mm selftests, 10-minute soak)
+#                   (FULL=1: all upstream mm selftests, 10-minute soak;
+#                   STAGES="kselftests soak upstream mutations": a subset)
 #   make vm CMD=... run one command in the guest (FLAVOUR=release|debug)
 #   make kernel     build the FLAVOUR kernel (incremental)
 #   make series     write the overlay as a git-am-able patch series
@@ -13,7 +14,7 @@ FLAVOUR ?= release
 CMD ?= uname -a
 export FLAVOUR MEM VM_TIMEOUT ACCEL APPEND
 # FULL=1 make check: the long forms of the upstream mm comparison and the soak.
-export FULL
+export FULL STAGES
 export QUICK BENCH_NO_BUILD BENCH_NO_STOCK BENCH_SCENARIOS BENCH_CONTENDERS
 export BENCH_NS BENCH_SIZE_MB BENCH_REPS BENCH_PROBE_N BENCH_STRESS_ARGS
 

@@ -14,9 +14,29 @@
 # upstream mm selftest instead of the fast subset, a 10-minute soak instead
 # of a 1-minute one, and harness/mutate.sh: the CVE-class tests run against
 # kernels that have their bugs.
+#
+# STAGES: the guest stages to run, a subset of "kselftests soak upstream
+# mutations" (default: the first three, and mutations too with FULL=1).
+# The host checks and the builds run every time. A FULL=1 run takes longer
+# than one session leaves room for, so it can be run stage by stage on the
+# same commit: make check FULL=1 STAGES=upstream, and so on.
 . "$(dirname "$0")/lib.sh"
 
 FULL=${FULL:-0}
+ALL_STAGES="kselftests soak upstream mutations"
+if [ "$FULL" = 1 ]; then
+	STAGES=${STAGES:-$ALL_STAGES}
+else
+	STAGES=${STAGES:-kselftests soak upstream}
+fi
+for s in $STAGES; do
+	case " $ALL_STAGES " in
+	*" $s "*) ;;
+	*) die "STAGES: unknown stage '$s' (one of: $ALL_STAGES)" ;;
+	esac
+done
+# want STAGE: is STAGE among the stages asked for?
+want() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 # KSELFTEST_ENV: PT_SHARE_FULL=1 runs the racer and the CVE-class tests in
 # their full form (120 s per case, 25 times the stale-TLB iterations).
 if [ "$FULL" = 1 ]; then
@@ -229,7 +249,7 @@ summary() {
 		echo "Failed:" >&2
 		grep '^FAIL' "$RES/results" | cut -f2 | sed 's/^/  /' >&2
 	fi
-	log "make check finished in $(( $(date +%s) - _T0 ))s"
+	log "make check (FULL=$FULL, stages: $STAGES) finished in $(( $(date +%s) - _T0 ))s"
 	echo "$p passed, $f failed, $s skipped"
 	[ "$f" -eq 0 ]
 }
@@ -239,13 +259,17 @@ stage "host: checkpatch" host_checkpatch
 stage "host: series" host_series
 stage "build: CONFIG_PT_SHARE=n" build_nopt
 if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
-	stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
-	stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak
-	if stage "build: upstream mm selftests" build_upstream_mm; then
+	if want kselftests; then
+		stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
+	fi
+	if want soak; then
+		stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak
+	fi
+	if want upstream && stage "build: upstream mm selftests" build_upstream_mm; then
 		stage "guest: upstream mm selftests, pt_share off/on ($UMM_TIER)" guest_upstream_mm
 	fi
 	# FULL=1: the CVE-class tests against kernels that have their bugs.
-	if [ "$FULL" = 1 ]; then
+	if want mutations; then
 		stage "mutations: the CVE-class tests catch their bugs" guest_mutations
 	fi
 fi
