@@ -590,6 +590,39 @@ bool __pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 }
 
 /**
+ * __pt_share_collapse_pmd - a span is about to be mapped by a PMD
+ * @vma: the VMA
+ * @addr: the PMD-aligned start of the span
+ * @install_pmd: MADV_COLLAPSE maps the span's huge folio by a PMD now
+ *
+ * Once the page cache holds a PMD-sized folio for a span, khugepaged frees
+ * the span's PTE table so that the next fault maps the folio by a PMD. A
+ * shared table is not one mm's to free, and it spares every sharer a table
+ * of its own, so khugepaged leaves it attached. MADV_COLLAPSE is this mm
+ * asking for the PMD mapping, and gets it as it would without sharing:
+ * detach, so that the caller finds the pmd none and installs the huge
+ * mapping. Nothing in this mm attaches the span again in between: a fault
+ * attaches only with a folio of the span locked, the caller holds the lock
+ * of the one folio there, and a fault that finds a PMD-sized folio maps it
+ * by a PMD anyway.
+ *
+ * Return: true if the span is attached to a shared table, which the caller
+ * must leave alone.
+ */
+bool __pt_share_collapse_pmd(struct vm_area_struct *vma, unsigned long addr,
+			     bool install_pmd)
+{
+	pmd_t *pmd = mm_find_pmd(vma->vm_mm, addr);
+
+	if (!pmd || !pt_share_pmd_shared(pmdp_get_lockless(pmd)))
+		return false;
+	if (!install_pmd)
+		return true;
+	pt_share_detach(vma, pmd, addr, PT_SHARE_DETACH_MADVISE);
+	return false;
+}
+
+/**
  * __pt_share_unshare_range - detach @vma's mm from every shared table in a range
  * @vma: the VMA
  * @start: start of the range

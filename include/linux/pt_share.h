@@ -102,6 +102,8 @@ bool __pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 			unsigned long addr);
 bool __pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 			   unsigned long addr, unsigned long cp_flags);
+bool __pt_share_collapse_pmd(struct vm_area_struct *vma, unsigned long addr,
+			     bool install_pmd);
 void __pt_share_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, enum vm_event_item cause);
 void __pt_share_unshare_mm(struct mm_struct *mm, enum vm_event_item cause);
@@ -193,6 +195,25 @@ static inline bool pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 	if (!static_branch_unlikely(&pt_share_used_key))
 		return false;
 	return __pt_share_change_pmd(vma, pmd, addr, cp_flags);
+}
+
+/**
+ * pt_share_collapse_pmd - let collapse_pte_mapped_thp() map a span by a PMD
+ * @vma: the VMA
+ * @addr: the PMD-aligned start of the span
+ * @install_pmd: the caller maps the span's huge folio by a PMD now
+ *
+ * The caller holds the mmap lock and the lock of the span's PMD-sized folio.
+ *
+ * Return: true if the span is attached to a shared table, which the caller
+ * must leave alone.
+ */
+static inline bool pt_share_collapse_pmd(struct vm_area_struct *vma,
+					 unsigned long addr, bool install_pmd)
+{
+	if (!static_branch_unlikely(&pt_share_used_key))
+		return false;
+	return __pt_share_collapse_pmd(vma, addr, install_pmd);
 }
 
 /**
@@ -314,6 +335,12 @@ static inline bool pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 static inline bool pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 				       unsigned long addr,
 				       unsigned long cp_flags)
+{
+	return false;
+}
+
+static inline bool pt_share_collapse_pmd(struct vm_area_struct *vma,
+					 unsigned long addr, bool install_pmd)
 {
 	return false;
 }
