@@ -714,6 +714,50 @@ TEST_F(sharing, mlock_detaches)
 	beside_holder(_metadata, self, mlock_child, NULL);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
+#define THP_SHMEM_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/*
+ * MADV_COLLAPSE maps the span with a PMD, as without sharing: the caller
+ * detaches from the span's shared table; the data stays, in one huge page.
+ */
+static int collapse_child(void *arg)
+{
+	long d0 = pt_read_vmstat("pt_share_detach_madvise");
+	char *p = backing_map(child_b, true);
+	int tries = 0, ret;
+
+	if (!p)
+		return 10;
+	touch_all(p);
+	/* EAGAIN: a page of the span was busy for a moment (locked, off LRU). */
+	do
+		ret = madvise(p + SPAN, SPAN, MADV_COLLAPSE);
+	while (ret && errno == EAGAIN && ++tries < 10);
+	if (ret) {
+		fprintf(stderr, "# MADV_COLLAPSE: %s\n", strerror(errno));
+		return 11;
+	}
+	if (pt_read_vmstat("pt_share_detach_madvise") - d0 != 1)
+		return 12;
+	if (pt_proc_kb("/proc/self/smaps_rollup", "ShmemPmdMapped") != SPAN >> 10)
+		return 13;
+	return check_all(p, 'a') ? 0 : 14;
+}
+
+TEST_F(sharing, collapse_maps_huge)
+{
+	char buf[128] = "";
+
+	if (pt_read_file(THP_SHMEM_KNOB, buf, sizeof(buf)))
+		SKIP(return, "needs shmem THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	if (strstr(buf, "[deny]"))
+		SKIP(return, "shmem THP is set to deny in " THP_SHMEM_KNOB);
+	beside_holder(_metadata, self, collapse_child, NULL);
+}
+
 static int uffd_child(void *arg)
 {
 	long d0 = pt_read_vmstat("pt_share_detach_uffd");
