@@ -17,7 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 
 OUT=$BUILD/kselftest/mm
-TESTS=$TOP/harness/upstream-mm.tests
+# UPSTREAM_MM_TESTS: another tests file (a part of the list, run by hand).
+TESTS=${UPSTREAM_MM_TESTS:-$TOP/harness/upstream-mm.tests}
 SKIP=$TOP/harness/upstream-mm.skip
 
 build() {
@@ -29,13 +30,12 @@ build() {
 	mkdir -p "$OUT"
 	# -k: build what builds; what does not is listed below and must be in
 	# the skip list.
-	make -k -j"$(nproc)" -C "$src" OUTPUT="$OUT" CC=gcc \
-		KHDR_INCLUDES="-isystem $BUILD/out-debug/usr/include" > "$OUT.log" 2>&1 || true
+	local mk=(make -C "$src" OUTPUT="$OUT" CC=gcc
+		  KHDR_INCLUDES="-isystem $BUILD/out-debug/usr/include")
+	"${mk[@]}" -k -j"$(nproc)" > "$OUT.log" 2>&1 || true
 	# khugepaged.c uses KSFT_SKIP without including kselftest.h in the
 	# base tree (6.12.117); it builds with the header forced in.
-	make -C "$src" OUTPUT="$OUT" CC=gcc \
-		KHDR_INCLUDES="-isystem $BUILD/out-debug/usr/include" \
-		EXTRA_CFLAGS="-include $src/../kselftest.h" "$OUT/khugepaged" \
+	"${mk[@]}" EXTRA_CFLAGS="-include $src/../kselftest.h" "$OUT/khugepaged" \
 		>> "$OUT.log" 2>&1 || true
 	# The shell tests are TEST_FILES, which only "install" copies.
 	cp "$src"/*.sh "$OUT"/
