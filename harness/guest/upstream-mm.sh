@@ -18,6 +18,8 @@ mkdir -p "$out"
 
 vmstat() { sed -n "s/^$1 //p" /proc/vmstat; }
 min0=$(cat /proc/sys/vm/pt_share_min_bytes)
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+thp0=$(sed 's/.*\[\(.*\)\].*/\1/' $thp)
 
 # Like run_vmtests.sh: 256 MiB of huge pages for the hugetlb and uffd tests.
 # Reserved once for both runs, so they see the same pool.
@@ -62,6 +64,16 @@ grep -v '^#' "$tests" | while read -r t name cmd; do
 			echo 1 > /proc/sys/vm/nr_hugepages ;;
 		*)	echo 128 > /proc/sys/vm/nr_hugepages ;;
 		esac
+		# hmm-tests' exclusive tests need small folios: 6.12's
+		# make_device_exclusive_range() refuses tail pages of a large
+		# folio (mm/rmap.c:2570), and with THP "always" (configs/debug)
+		# their anonymous buffer is a THP, so they get EBUSY with
+		# pt_share off and on alike. Its THP tests use MADV_HUGEPAGE.
+		if [ "$name" = hmm-tests ]; then
+			echo madvise > $thp
+		else
+			echo "$thp0" > $thp
+		fi
 		a0=$(vmstat pt_share_attach)
 		t0=$(date +%s)
 		# shellcheck disable=SC2086 # cmd is a word list from the tests file
@@ -76,4 +88,5 @@ done
 echo 0 > /proc/sys/vm/pt_share
 echo "$min0" > /proc/sys/vm/pt_share_min_bytes
 echo 0 > /proc/sys/vm/nr_hugepages
+echo "$thp0" > $thp
 echo "UPSTREAM_MM_DONE"
