@@ -62,6 +62,16 @@ grep -v '^#' "$tests" | while read -r t name cmd; do
 		case $name in
 		hugetlb_fault_after_madv|hugetlb_madv_vs_map)
 			echo 1 > /proc/sys/vm/nr_hugepages ;;
+		# uffd-stress maps 64 huge pages as source and 64 as
+		# destination, the whole pool as run_vmtests.sh sizes it. After
+		# each bounce it zaps the source while its uffd threads may
+		# still copy from it (uffd-stress.c says so, expecting EEXIST):
+		# UFFDIO_COPY then needs a temporary huge page (mm/hugetlb.c:6648
+		# fallback) and the source read fault another, and with none
+		# to spare it failed with ENOMEM (hugetlb-private, pt_share=0
+		# run, 2026-12-02). 16 pages of headroom.
+		uffd-stress-hugetlb|uffd-stress-hugetlb-private)
+			echo 144 > /proc/sys/vm/nr_hugepages ;;
 		*)	echo 128 > /proc/sys/vm/nr_hugepages ;;
 		esac
 		# hmm-tests' exclusive tests need small folios: 6.12's
