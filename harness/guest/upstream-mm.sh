@@ -69,7 +69,8 @@ grep -v '^#' "$tests" | while read -r t name cmd; do
 		# UFFDIO_COPY then needs a temporary huge page (mm/hugetlb.c:6648
 		# fallback) and the source read fault another, and with none
 		# to spare it failed with ENOMEM (hugetlb-private, pt_share=0
-		# run, 2026-12-02). 16 pages of headroom.
+		# run, 2026-12-02; the cause is a source reading, not traced).
+		# 16 pages of headroom.
 		uffd-stress-hugetlb|uffd-stress-hugetlb-private)
 			echo 144 > /proc/sys/vm/nr_hugepages ;;
 		*)	echo 128 > /proc/sys/vm/nr_hugepages ;;
