@@ -173,14 +173,10 @@ static void pt_share_test_parse(struct kunit *test)
  */
 static void pt_share_test_release_waits_for_rcu(struct kunit *test)
 {
-	struct vm_area_struct *vma;
 	struct page *page;
 	bool freed_early;
 
-	vma = kunit_kzalloc(test, sizeof(*vma), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, vma);
-	/* An empty table: the zap reads no entry and no field but vm_mm. */
-	vma->vm_mm = &init_mm;
+	/* An empty table: the zap reads no entry. */
 	page = pte_alloc_one(&init_mm);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	/* The release counts a free; keep alloc - free (live tables) exact. */
@@ -189,7 +185,7 @@ static void pt_share_test_release_waits_for_rcu(struct kunit *test)
 	get_page(page);
 
 	rcu_read_lock();
-	pt_share_table_release(page_ptdesc(page), vma);
+	pt_share_table_release(page_ptdesc(page));
 	/* The pte destructor clears the page type: the table was freed. */
 	freed_early = !PageTable(page);
 	rcu_read_unlock();
@@ -202,6 +198,49 @@ static void pt_share_test_release_waits_for_rcu(struct kunit *test)
 	put_page(page);
 }
 
+/*
+ * A read-only opener can fill only the pool of mappings that may not write
+ * the file, never the writers' (issue: a read-only opener switched sharing
+ * off for a file for good), and a variant whose last table left the cache
+ * frees its slot for another.
+ */
+static void pt_share_test_variant_pools(struct kunit *test)
+{
+	struct pt_share_cache *cache;
+	struct vm_area_struct *vma;
+	int i, id;
+
+	cache = kunit_kzalloc(test, sizeof(*cache), GFP_KERNEL);
+	vma = kunit_kzalloc(test, sizeof(*vma), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cache);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+
+	vm_flags_init(vma, VM_READ | VM_MAYREAD | VM_MAYSHARE);
+	for (i = 0; i < PT_SHARE_POOL_VARIANTS; i++) {
+		vma->vm_page_prot = __pgprot(i + 1);
+		id = pt_share_variant_id(cache, vma);
+		KUNIT_EXPECT_EQ(test, PT_SHARE_POOL_VARIANTS + i, id);
+		if (id >= 0)
+			cache->variants[id].nr_tables++;
+	}
+	/* The same protection again finds its variant. */
+	vma->vm_page_prot = __pgprot(2);
+	KUNIT_EXPECT_EQ(test, PT_SHARE_POOL_VARIANTS + 1,
+			pt_share_variant_id(cache, vma));
+	/* A fifth read-only protection finds its pool full... */
+	vma->vm_page_prot = __pgprot(100);
+	KUNIT_EXPECT_EQ(test, -1, pt_share_variant_id(cache, vma));
+	/* ...while a writer still gets a variant. */
+	vm_flags_init(vma, VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE |
+			   VM_SHARED | VM_MAYSHARE);
+	KUNIT_EXPECT_EQ(test, 0, pt_share_variant_id(cache, vma));
+	/* A variant without tables is free again. */
+	cache->variants[PT_SHARE_POOL_VARIANTS + 2].nr_tables = 0;
+	vm_flags_init(vma, VM_READ | VM_MAYREAD | VM_MAYSHARE);
+	KUNIT_EXPECT_EQ(test, PT_SHARE_POOL_VARIANTS + 2,
+			pt_share_variant_id(cache, vma));
+}
+
 static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_eligible),
 	KUNIT_CASE(pt_share_test_eligible_top),
@@ -211,6 +250,7 @@ static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_entry_range),
 	KUNIT_CASE(pt_share_test_parse),
 	KUNIT_CASE(pt_share_test_release_waits_for_rcu),
+	KUNIT_CASE(pt_share_test_variant_pools),
 	{}
 };
 

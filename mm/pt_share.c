@@ -12,37 +12,52 @@
  *
  *  - Only one mm's own operations detach ("U"): munmap, exit,
  *    MADV_DONTNEED, mprotect, mremap, VMA boundary changes, mlock,
- *    userfaultfd registration, soft-dirty reset and mmu notifier
- *    registration clear this mm's pmd, flush this mm (paging-structure
- *    caches included) and only then drop the table's share count. So when
- *    the count reaches zero no mm can reach the table any more, in page
- *    tables or TLBs, and the last putter zaps the entries and frees the
- *    table after an RCU grace period (GUP-fast and lockless pte walkers).
+ *    userfaultfd registration, clear_refs and mmu notifier registration
+ *    clear this mm's pmd, wait for rmap walkers holding the table's lock,
+ *    flush this mm (paging-structure caches included) and only then drop
+ *    the table's share count. So when the count reaches zero no mm can
+ *    reach the table any more, in page tables or TLBs, and the last putter
+ *    zaps the entries and frees the table after an RCU grace period
+ *    (GUP-fast and lockless pte walkers).
+ *  - An attached VMA's flags and protection are its table's variant's:
+ *    every change of them (vma_modify(), a merge across VM_SOFTDIRTY,
+ *    clear_refs) detaches first, with the VMA write-locked. Entries are
+ *    built from the variant's protection all the same, so that no walk
+ *    through a VMA that is changing can carry that VMA's view to others.
+ *  - No per-mm walker writes into a shared table: it detaches (clear_refs)
+ *    or skips tables other mms share (MADV_COLD/PAGEOUT, NUMA hinting).
+ *    The per-mm zap and mprotect paths check again under the table lock.
  *  - Rmap-driven changes ("O": reclaim, migration) clear an entry once in
  *    the shared table and then flush every CPU, because the attached mms
  *    map the table at different addresses. Truncate and hole punch zap the
- *    cached tables directly, before the per-VMA walk. folio_mkclean() never
- *    reaches a shared table: shmem has no writeback, so it never cleans a
- *    shmem folio; regular files will need the same clear-once path there.
- *  - NUMA hinting never changes a shared table.
+ *    cached tables directly, one at a time, before the per-VMA walk.
+ *    folio_mkclean() never reaches a shared table: shmem has no writeback,
+ *    so it never cleans a shmem folio; regular files will need the same
+ *    clear-once path there. Entries belong to no VMA: they are zapped
+ *    through a stand-in VMA and mm, never a sharer's.
  *
  * Accounting: attaching adds one table to the mm's nr_ptes and the whole
  * span (PTRS_PER_PTE pages) to its MM_SHMEMPAGES; detaching undoes exactly
  * that. Entries set or cleared inside a shared table move no mm counter.
+ * memcg: each attachment is charged one page table to the mm's memcg (the
+ * one its first attachment came from); the table page is charged to none.
  *
  * Lock order: cache lock (xa_lock of pt_share_cache.tables) -> pmd lock ->
  * pte table lock. The cache lock is never taken under a pte table lock.
+ * The detach takes the table lock after dropping the pmd lock.
  */
 
 #define pr_fmt(fmt) "pt_share: " fmt
 
 #include <linux/init.h>
 #include <linux/kstrtox.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/pgalloc.h>
+#include <linux/pkeys.h>
 #include <linux/pt_share.h>
 #include <linux/rmap.h>
 #include <linux/shmem_fs.h>
@@ -186,30 +201,44 @@ static struct ctl_table pt_share_sysctls[] = {
 /* The per-address_space cache                                             */
 /* ---------------------------------------------------------------------- */
 
-/* Distinct protections per file that may share; more just don't share. */
-#define PT_SHARE_MAX_VARIANTS	4
+/*
+ * Distinct protections per file that may share, in two pools: mappings that
+ * may write the file (VM_MAYWRITE) take variants from the first pool, the
+ * others from the second. An opener without write access can only fill the
+ * second pool, so no combination of read-only mappings keeps writers from
+ * sharing. A variant's slot is free again once no table of it is cached.
+ * A mapping that finds its pool full just does not share.
+ */
+#define PT_SHARE_POOL_VARIANTS	4
+#define PT_SHARE_MAX_VARIANTS	(2 * PT_SHARE_POOL_VARIANTS)
 
 /* VMA flags that shape the PTEs a fault installs, beyond vm_page_prot. */
 #define PT_SHARE_VARIANT_FLAGS	(VM_READ | VM_WRITE | VM_EXEC | VM_MAYWRITE)
 
+/*
+ * A protection variant: the vm_page_prot and flags every entry of its tables
+ * is built from, whichever VMA a fault or an rmap walk comes through. Both
+ * are set while the slot is free (no table of it cached) and then stay, so
+ * they may be read without the cache lock by whoever holds a table of it.
+ */
 struct pt_share_variant {
 	pgprot_t prot;
 	vm_flags_t flags;
+	unsigned int nr_tables;
 };
 
 /**
  * struct pt_share_cache - the shared PTE tables of one address_space
  * @tables: key (table number * PT_SHARE_MAX_VARIANTS + variant) -> ptdesc.
  *          Its xa_lock is the cache lock; it also protects @variants.
- * @variants: the protection variants seen so far, indexed by variant id.
- * @nr_variants: entries used in @variants.
+ * @variants: the protection variants, indexed by variant id; a slot with
+ *            no cached table (nr_tables == 0) is free.
  *
  * A table is in @tables exactly while its pt_share_count is non-zero.
  */
 struct pt_share_cache {
 	struct xarray tables;
 	struct pt_share_variant variants[PT_SHARE_MAX_VARIANTS];
-	unsigned int nr_variants;
 };
 
 static struct pt_share_cache *pt_share_cache_get(struct address_space *mapping)
@@ -232,29 +261,45 @@ static struct pt_share_cache *pt_share_cache_get(struct address_space *mapping)
 	return cache;
 }
 
-/* Called with the cache lock held. Returns the variant id or -1. */
+/*
+ * Called with the cache lock held. Returns the id of @vma's variant, which
+ * the caller must give a table (nr_tables) before dropping the lock if the
+ * slot was free, or -1 if the pool is full.
+ */
 static int pt_share_variant_id(struct pt_share_cache *cache,
 			       struct vm_area_struct *vma)
 {
 	vm_flags_t flags = vma->vm_flags & PT_SHARE_VARIANT_FLAGS;
 	pgprot_t prot = vma->vm_page_prot;
-	unsigned int i;
+	unsigned int i, first = flags & VM_MAYWRITE ? 0 : PT_SHARE_POOL_VARIANTS;
+	struct pt_share_variant *v;
+	int free = -1;
 
-	for (i = 0; i < cache->nr_variants; i++)
-		if (pgprot_val(cache->variants[i].prot) == pgprot_val(prot) &&
-		    cache->variants[i].flags == flags)
+	for (i = first; i < first + PT_SHARE_POOL_VARIANTS; i++) {
+		v = &cache->variants[i];
+		if (!v->nr_tables) {
+			if (free < 0)
+				free = i;
+			continue;
+		}
+		if (pgprot_val(v->prot) == pgprot_val(prot) && v->flags == flags)
 			return i;
-	if (cache->nr_variants == PT_SHARE_MAX_VARIANTS)
-		return -1;
-	cache->variants[i].prot = prot;
-	cache->variants[i].flags = flags;
-	cache->nr_variants++;
-	return i;
+	}
+	if (free >= 0) {
+		cache->variants[free].prot = prot;
+		cache->variants[free].flags = flags;
+	}
+	return free;
 }
 
 static inline unsigned long pt_share_key(unsigned long index, int variant)
 {
 	return (index / PTRS_PER_PTE) * PT_SHARE_MAX_VARIANTS + variant;
+}
+
+static inline unsigned int pt_share_key_variant(unsigned long key)
+{
+	return key % PT_SHARE_MAX_VARIANTS;
 }
 
 /*
@@ -293,6 +338,12 @@ static bool pt_share_vma_eligible(struct vm_area_struct *vma)
 	if (flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_LOCKED |
 		     VM_LOCKONFAULT | VM_NO_PT_SHARE))
 		return false;
+	/*
+	 * PROT_NONE maps nothing anybody can use (only FOLL_FORCE faults it):
+	 * sharing would gain nothing and only take a variant slot.
+	 */
+	if (!(flags & (VM_READ | VM_WRITE | VM_EXEC)))
+		return false;
 	/* First cut: shmem only (tmpfs, memfd, SysV shm, shared anon). */
 	if (!shmem_mapping(vma->vm_file->f_mapping))
 		return false;
@@ -327,21 +378,32 @@ bool __pt_share_wants_aligned(unsigned long len, unsigned long flags)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Zapping a table nobody can reach                                        */
+/* Zapping entries that belong to no VMA                                   */
 /* ---------------------------------------------------------------------- */
 
 /*
- * Clear the entries [from, to) of @table. @vma is any VMA of the file: the
- * rmap only looks at its VM_LOCKED, page_table_check at its mm. The caller
- * has made sure that no TLB can hold the entries any more, or flushes every
- * CPU before the folios can be freed (@flush_all).
+ * The entries of a shared table belong to no one VMA, and whoever zaps them
+ * (truncation, the last detach) must not act as any sharer's VMA: the rmap
+ * removal looks at the VMA only for VM_LOCKED, which would munlock a folio
+ * another mm has locked, and page_table_check needs an mm other than
+ * init_mm to count the unmapping. These stand in for both; nothing else
+ * reads them. No shared table is ever VM_LOCKED: such mappings do not share.
+ */
+static struct mm_struct pt_share_rmap_mm;
+static struct vm_area_struct pt_share_rmap_vma = {
+	.vm_mm = &pt_share_rmap_mm,
+};
+
+/*
+ * Clear the entries [from, to) of @table. The caller has made sure that no
+ * TLB can hold the entries any more, or flushes every CPU before the folios
+ * can be freed (@flush_all).
  */
 static void pt_share_zap_table(struct ptdesc *table, unsigned int from,
-			       unsigned int to, struct vm_area_struct *vma,
-			       bool flush_all)
+			       unsigned int to, bool flush_all)
 {
 	struct folio_batch fbatch;
-	struct mm_struct *mm = vma->vm_mm;
+	struct mm_struct *mm = &pt_share_rmap_mm;
 	pte_t *base = ptdesc_address(table);
 	spinlock_t *ptl = ptlock_ptr(table);
 	unsigned int i;
@@ -369,7 +431,7 @@ static void pt_share_zap_table(struct ptdesc *table, unsigned int from,
 			folio_mark_dirty(folio);
 		if (pte_young(pte))
 			folio_mark_accessed(folio);
-		folio_remove_rmap_pte(folio, page, vma);
+		folio_remove_rmap_pte(folio, page, &pt_share_rmap_vma);
 		if (!folio_batch_add(&fbatch, folio)) {
 			if (flush_all)
 				flush_tlb_all();
@@ -395,30 +457,134 @@ static void pt_share_free_rcu(struct rcu_head *head)
  * table and no TLB references it. Zap and free it; GUP-fast and lockless
  * pte walkers may still be looking, so the free waits for a grace period.
  */
-static void pt_share_table_release(struct ptdesc *table,
-				   struct vm_area_struct *vma)
+static void pt_share_table_release(struct ptdesc *table)
 {
-	pt_share_zap_table(table, 0, PTRS_PER_PTE, vma, false);
+	pt_share_zap_table(table, 0, PTRS_PER_PTE, false);
 	table->__page_mapping = 0;
 	table->pt_share_key = 0;
 	count_vm_event(PT_SHARE_TABLE_FREE);
 	call_rcu(&table->pt_rcu_head, pt_share_free_rcu);
 }
 
-/* Drop one share of @table, which belongs to @vma's file. */
-static void pt_share_put(struct ptdesc *table, struct vm_area_struct *vma)
+/* Drop one share of @table, which belongs to @cache. */
+static void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table)
 {
-	struct address_space *mapping = vma->vm_file->f_mapping;
-	struct pt_share_cache *cache = mapping->pt_share;
 	bool last;
 
 	xa_lock(&cache->tables);
 	last = atomic_dec_and_test(&table->pt_share_count);
-	if (last)
+	if (last) {
 		__xa_erase(&cache->tables, table->pt_share_key);
+		/* The last table of a variant frees its slot. */
+		cache->variants[pt_share_key_variant(table->pt_share_key)].nr_tables--;
+	}
 	xa_unlock(&cache->tables);
 	if (last)
-		pt_share_table_release(table, vma);
+		pt_share_table_release(table);
+}
+
+/* ---------------------------------------------------------------------- */
+/* memcg: every attachment pays for its table                              */
+/* ---------------------------------------------------------------------- */
+
+#ifdef CONFIG_MEMCG
+/*
+ * The charge rule (Documentation/admin-guide/mm/pt_share.rst): each
+ * attachment is charged one page table, as the table it stands for would be
+ * without sharing, to the memcg the mm made its first attachment from, and
+ * uncharged when it detaches. The shared table page itself is charged to no
+ * memcg. So a memcg pays for exactly the tables its mms use, whoever
+ * allocated them, and for none once they detach. Charging one objcg per mm
+ * keeps the uncharge on the memcg that was charged when a task moves to
+ * another cgroup, as the kernel's other charges do.
+ */
+
+/* mm->pt_share_objcg after a first attachment that had no memcg to charge. */
+#define PT_SHARE_UNCHARGED	((struct obj_cgroup *)1UL)
+
+static struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm)
+{
+	struct obj_cgroup *objcg = READ_ONCE(mm->pt_share_objcg);
+	struct obj_cgroup *old;
+
+	if (objcg)
+		return objcg;
+	objcg = get_obj_cgroup_from_current() ?: PT_SHARE_UNCHARGED;
+	old = cmpxchg(&mm->pt_share_objcg, NULL, objcg);
+	if (old) {
+		if (objcg != PT_SHARE_UNCHARGED)
+			obj_cgroup_put(objcg);
+		objcg = old;
+	}
+	return objcg;
+}
+
+/* Charge one attachment of @mm. Does not sleep; false if over the limit. */
+static bool pt_share_charge(struct mm_struct *mm)
+{
+	struct obj_cgroup *objcg = pt_share_mm_objcg(mm);
+
+	if (objcg == PT_SHARE_UNCHARGED)
+		return true;
+	return !obj_cgroup_charge(objcg, GFP_NOWAIT | __GFP_NOWARN, PAGE_SIZE);
+}
+
+static void pt_share_uncharge(struct mm_struct *mm)
+{
+	struct obj_cgroup *objcg = READ_ONCE(mm->pt_share_objcg);
+
+	if (!WARN_ON_ONCE(!objcg) && objcg != PT_SHARE_UNCHARGED)
+		obj_cgroup_uncharge(objcg, PAGE_SIZE);
+}
+
+/*
+ * A preallocated table becomes a shared one: its page was charged to the
+ * faulting task's memcg, which now pays through its attachment instead.
+ * NR_PAGETABLE follows the charge, so that PageTables stays the same.
+ */
+static void pt_share_uncharge_table(struct ptdesc *table)
+{
+	struct folio *folio = ptdesc_folio(table);
+
+	lruvec_stat_sub_folio(folio, NR_PAGETABLE);
+	memcg_kmem_uncharge_page(ptdesc_page(table), 0);
+	lruvec_stat_add_folio(folio, NR_PAGETABLE);
+}
+
+static void pt_share_mm_put_objcg(struct mm_struct *mm)
+{
+	struct obj_cgroup *objcg = mm->pt_share_objcg;
+
+	if (objcg && objcg != PT_SHARE_UNCHARGED)
+		obj_cgroup_put(objcg);
+}
+#else
+static inline bool pt_share_charge(struct mm_struct *mm)
+{
+	return true;
+}
+
+static inline void pt_share_uncharge(struct mm_struct *mm)
+{
+}
+
+static inline void pt_share_uncharge_table(struct ptdesc *table)
+{
+}
+
+static inline void pt_share_mm_put_objcg(struct mm_struct *mm)
+{
+}
+#endif
+
+/**
+ * __pt_share_mm_free - an mm is freed: drop the memcg its attachments used
+ * @mm: the mm; it has no attachment left
+ */
+void __pt_share_mm_free(struct mm_struct *mm)
+{
+	pt_share_mm_put_objcg(mm);
+	mm->pt_share_objcg = NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -444,7 +610,7 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	struct ptdesc *table;
 	unsigned long index, key;
 	spinlock_t *pml;	/* the pmd lock of vmf->pmd */
-	bool installed = false;
+	bool installed = false, created = false;
 	int variant;
 
 	if (!pt_share_vma_eligible(vma) ||
@@ -453,6 +619,9 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		return false;
 	cache = pt_share_cache_get(vma->vm_file->f_mapping);
 	if (!cache)
+		return false;
+	/* Over its memcg's limit, the mm gets a private table, charged. */
+	if (!pt_share_charge(mm))
 		return false;
 	index = pt_share_table_index(vma->vm_start, vma->vm_pgoff,
 				     vmf->address);
@@ -475,10 +644,14 @@ bool __pt_share_attach(struct vm_fault *vmf)
 			table->__page_mapping = 0;
 			goto fail_unlock;
 		}
+		cache->variants[variant].nr_tables++;
 		vmf->prealloc_pte = NULL;
+		created = true;
 		count_vm_event(PT_SHARE_TABLE_ALLOC);
 	}
 	xa_unlock(&cache->tables);
+	if (created)
+		pt_share_uncharge_table(table);
 
 	pml = pmd_lock(mm, vmf->pmd);
 	if (likely(pmd_none(*vmf->pmd))) {
@@ -490,14 +663,17 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		installed = true;
 	}
 	spin_unlock(pml);
-	if (installed)
+	if (installed) {
 		count_vm_event(PT_SHARE_ATTACH);
-	else
-		pt_share_put(table, vma);
+	} else {
+		pt_share_uncharge(mm);
+		pt_share_put(cache, table);
+	}
 	return true;
 
 fail_unlock:
 	xa_unlock(&cache->tables);
+	pt_share_uncharge(mm);
 	return false;
 }
 
@@ -536,13 +712,21 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 	}
 	pmd_clear(pmd);
 	spin_unlock(pml);
+	/*
+	 * An rmap walker that reached the table through @pmd before it was
+	 * cleared may still hold the table's lock and look at this VMA: wait
+	 * for it, so that the caller may change the VMA once we return.
+	 */
+	spin_lock(ptlock_ptr(table));
+	spin_unlock(ptlock_ptr(table));
 
 	flush_tlb_mm_range(mm, start, start + PMD_SIZE, PAGE_SHIFT, true);
 	mm_dec_nr_ptes(mm);
 	add_mm_counter(mm, MM_SHMEMPAGES, -PTRS_PER_PTE);
+	pt_share_uncharge(mm);
 	count_vm_event(PT_SHARE_DETACH);
 	count_vm_event(cause);
-	pt_share_put(table, vma);
+	pt_share_put(vma->vm_file->f_mapping->pt_share, table);
 	return true;
 }
 
@@ -707,6 +891,148 @@ void __pt_share_vma_adjust(struct vm_area_struct *vma, unsigned long start,
 	}
 }
 
+/**
+ * __pt_share_vma_modify - a range of a VMA is about to get new flags
+ * @vma: the VMA, with the mmap lock held for write
+ * @start: start of the range
+ * @end: end of the range
+ * @new_flags: the flags the range will have
+ *
+ * Called by vma_modify(), which every change of an existing range's flags
+ * (mprotect, pkey_mprotect, mlock, madvise, userfaultfd registration)
+ * passes through before it merges, splits or changes the VMA. The entries
+ * of a shared table are built from its variant's protection, which must
+ * stay this VMA's while it is attached: detach the range first, with the
+ * VMA write-locked so that no fault attaches it again before the flags
+ * change. The cause counted follows what changes.
+ */
+void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
+			   unsigned long end, vm_flags_t new_flags)
+{
+	vm_flags_t changed = (vma->vm_flags ^ new_flags) & ~VM_PT_SHARE;
+	enum vm_event_item cause = PT_SHARE_DETACH_MADVISE;
+
+	if (!changed || !vma->vm_file || !(vma->vm_flags & VM_MAYSHARE))
+		return;
+	if (changed & VM_LOCKED_MASK)
+		cause = PT_SHARE_DETACH_MLOCK;
+	else if (changed & __VM_UFFD_FLAGS)
+		cause = PT_SHARE_DETACH_UFFD;
+	else if (changed & (VM_ACCESS_FLAGS | ARCH_VM_PKEY_FLAGS))
+		cause = PT_SHARE_DETACH_MPROTECT;
+	vma_start_write(vma);
+	__pt_share_unshare_range(vma, start, end, cause);
+}
+
+/* Could @a's range be attached under @b's flags and protection? */
+static bool pt_share_vma_same_view(struct vm_area_struct *a,
+				   struct vm_area_struct *b)
+{
+	return a->vm_flags == b->vm_flags &&
+	       pgprot_val(a->vm_page_prot) == pgprot_val(b->vm_page_prot);
+}
+
+/**
+ * __pt_share_vma_merge - VMAs are merged into @vma
+ * @vma: the VMA that grows over the others
+ * @remove: a VMA whose range @vma takes over, or NULL
+ * @remove2: another one, or NULL
+ *
+ * Merging VMAs ignores VM_SOFTDIRTY, on which their protection may depend
+ * too. A range that ends up under flags or a protection other than its
+ * own must not stay attached: detach it, in the merge itself, under the
+ * VMA write locks the merge holds.
+ */
+void __pt_share_vma_merge(struct vm_area_struct *vma,
+			  struct vm_area_struct *remove,
+			  struct vm_area_struct *remove2)
+{
+	struct vm_area_struct *r[] = { remove, remove2 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		if (!r[i] || !r[i]->vm_file || !(r[i]->vm_flags & VM_MAYSHARE) ||
+		    pt_share_vma_same_view(r[i], vma))
+			continue;
+		__pt_share_unshare_range(r[i], r[i]->vm_start, r[i]->vm_end,
+					 PT_SHARE_DETACH_SPLIT);
+	}
+}
+
+/**
+ * __pt_share_clear_refs_pmd - /proc/PID/clear_refs meets a pmd
+ * @vma: the VMA walked, with the mmap lock held
+ * @pmd: the pmd
+ * @addr: an address in its span
+ * @clear_folios: clear the referenced state of the folios mapped (clear_refs
+ *                1 and 3), as for the entries of a table of this mm's own
+ *
+ * No per-mm walker writes into a shared table: what one mm does to its own
+ * entries (clearing Accessed or soft-dirty bits) must not change another's.
+ * So clear_refs detaches whatever shared table it meets, whatever the VMA's
+ * flags say, and finds the span none. The referenced state of the folios
+ * is no one mm's, and clear_refs clears it without sharing too: do that
+ * first, while the table still maps them in this mm.
+ *
+ * Return: true if @pmd was a shared table, now detached.
+ */
+bool __pt_share_clear_refs_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+			       unsigned long addr, bool clear_folios)
+{
+	struct ptdesc *table;
+	spinlock_t *pml, *ptl;
+	pte_t *base, pte;
+	unsigned int i;
+
+	pml = pmd_lock(vma->vm_mm, pmd);
+	if (!pt_share_pmd_shared(*pmd)) {
+		spin_unlock(pml);
+		return false;
+	}
+	if (clear_folios) {
+		table = pt_share_pmd_table(*pmd);
+		base = ptdesc_address(table);
+		ptl = ptlock_ptr(table);
+		spin_lock(ptl);
+		for (i = 0; i < PTRS_PER_PTE; i++) {
+			struct folio *folio;
+
+			pte = ptep_get(base + i);
+			if (!pte_present(pte))
+				continue;
+			folio = page_folio(pte_page(pte));
+			folio_test_clear_young(folio);
+			folio_clear_referenced(folio);
+		}
+		spin_unlock(ptl);
+	}
+	spin_unlock(pml);
+	return pt_share_detach(vma, pmd, addr, PT_SHARE_DETACH_CLEAR_REFS);
+}
+
+/**
+ * __pt_share_pte_prot - the protection to build an entry of a shared table
+ * @vma: the VMA the fault or the rmap walk came through
+ * @ptep: the entry, with its table's lock held
+ *
+ * Every entry of a shared table is built from the protection of the
+ * table's variant, never from the VMA a fault or an rmap walk came through:
+ * that VMA's mm may be changing its own view while the walk runs, and its
+ * protection would then reach every other sharer. The caller's table lock
+ * keeps the table cached, and so its variant's slot in use and unchanged.
+ *
+ * Return: the variant's vm_page_prot.
+ */
+pgprot_t __pt_share_pte_prot(struct vm_area_struct *vma, pte_t *ptep)
+{
+	struct ptdesc *table = virt_to_ptdesc(ptep);
+	struct address_space *mapping = (void *)table->__page_mapping;
+	unsigned int variant = pt_share_key_variant(table->pt_share_key);
+
+	VM_WARN_ON_ONCE(mapping != vma->vm_file->f_mapping);
+	return mapping->pt_share->variants[variant].prot;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Rmap-driven changes and truncation: operate once, flush every CPU       */
 /* ---------------------------------------------------------------------- */
@@ -745,33 +1071,42 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
  * shared tables, but a process that attaches after its VMA was visited
  * would see the entries the table still holds. So zap the range in the
  * cached tables themselves first, flushing every CPU before the folios go.
+ * The entries belong to no VMA, so none is needed. The cache lock is held
+ * only to find the next table and take a share of it: the zap runs under
+ * the table's own lock, with a chance to reschedule between tables.
  */
 void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 			      pgoff_t last)
 {
 	struct pt_share_cache *cache = READ_ONCE(mapping->pt_share);
-	unsigned long key, first_key, last_key;
-	struct vm_area_struct *vma;
+	unsigned long key, last_key;
 	struct ptdesc *table;
 	unsigned int from, to;
 
 	if (!cache || xa_empty(&cache->tables))
 		return;
-	/* Any VMA of the file serves the rmap; one exists while tables do. */
-	vma = vma_interval_tree_iter_first(&mapping->i_mmap, 0, ULONG_MAX);
-	if (WARN_ON_ONCE(!vma))
-		return;
-	first_key = pt_share_key(first, 0);
+	key = pt_share_key(first, 0);
 	last_key = pt_share_key(last, PT_SHARE_MAX_VARIANTS - 1);
-	if (last_key < first_key)
+	if (last_key < key)
 		last_key = ULONG_MAX;
 
-	xa_lock(&cache->tables);
-	xa_for_each_range(&cache->tables, key, table, first_key, last_key) {
+	for (;;) {
+		xa_lock(&cache->tables);
+		table = xa_find(&cache->tables, &key, last_key, XA_PRESENT);
+		/* Cached means a share count above zero: hold it. */
+		if (table)
+			atomic_inc(&table->pt_share_count);
+		xa_unlock(&cache->tables);
+		if (!table)
+			break;
 		pt_share_entry_range(key, first, last, &from, &to);
-		pt_share_zap_table(table, from, to, vma, true);
+		pt_share_zap_table(table, from, to, true);
+		pt_share_put(cache, table);
+		if (key == last_key)
+			break;
+		key++;
+		cond_resched();
 	}
-	xa_unlock(&cache->tables);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -116,6 +116,15 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 				 pte_t *pteval);
 void pt_share_mapping_destroy(struct address_space *mapping);
 bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
+void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
+			   unsigned long end, vm_flags_t new_flags);
+void __pt_share_vma_merge(struct vm_area_struct *vma,
+			  struct vm_area_struct *remove,
+			  struct vm_area_struct *remove2);
+bool __pt_share_clear_refs_pmd(struct vm_area_struct *vma, pmd_t *pmd,
+			       unsigned long addr, bool clear_folios);
+pgprot_t __pt_share_pte_prot(struct vm_area_struct *vma, pte_t *ptep);
+void __pt_share_mm_free(struct mm_struct *mm);
 
 /**
  * pt_share_wants_aligned - should a new shmem mapping be PMD aligned?
@@ -293,6 +302,88 @@ static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 	return __pt_share_ptep_clear_flush(vma, addr, ptep, pteval);
 }
 
+/**
+ * pt_share_vma_modify - vma_modify(): a range is about to get new flags
+ * @vma: the VMA
+ * @start: start of the range
+ * @end: end of the range
+ * @new_flags: the flags the range will have
+ */
+static inline void pt_share_vma_modify(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       vm_flags_t new_flags)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_vma_modify(vma, start, end, new_flags);
+}
+
+/**
+ * pt_share_vma_merge - commit_merge(): @vma grows over removed VMAs
+ * @vma: the VMA that grows
+ * @remove: a VMA it takes over, or NULL
+ * @remove2: another one, or NULL
+ */
+static inline void pt_share_vma_merge(struct vm_area_struct *vma,
+				      struct vm_area_struct *remove,
+				      struct vm_area_struct *remove2)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_vma_merge(vma, remove, remove2);
+}
+
+/**
+ * pt_share_clear_refs_pmd - clear_refs leaves a shared table it meets
+ * @vma: the VMA walked
+ * @pmd: the pmd
+ * @addr: an address in its span
+ * @clear_folios: clear the referenced state of the folios it maps
+ *
+ * Return: true if @pmd was a shared table, now detached: skip it.
+ */
+static inline bool pt_share_clear_refs_pmd(struct vm_area_struct *vma,
+					   pmd_t *pmd, unsigned long addr,
+					   bool clear_folios)
+{
+	if (!pt_share_pmd_shared(pmdp_get_lockless(pmd)))
+		return false;
+	return __pt_share_clear_refs_pmd(vma, pmd, addr, clear_folios);
+}
+
+/**
+ * pt_share_pte_prot - the protection to build a new entry at @ptep from
+ * @vma: the VMA the fault or rmap walk came through
+ * @ptep: the entry, with its table's lock held
+ *
+ * Return: the table's variant protection for a shared table, else the
+ * VMA's vm_page_prot.
+ */
+static inline pgprot_t pt_share_pte_prot(struct vm_area_struct *vma,
+					 pte_t *ptep)
+{
+	if (pt_share_pte_shared(ptep))
+		return __pt_share_pte_prot(vma, ptep);
+	return READ_ONCE(vma->vm_page_prot);
+}
+
+/**
+ * pt_share_mm_init - a new mm has no pt_share state yet
+ * @mm: the mm, copied from its parent's by fork
+ */
+static inline void pt_share_mm_init(struct mm_struct *mm)
+{
+	mm->pt_share_objcg = NULL;
+}
+
+/**
+ * pt_share_mm_free - an mm is freed
+ * @mm: the mm
+ */
+static inline void pt_share_mm_free(struct mm_struct *mm)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_mm_free(mm);
+}
+
 #else /* !CONFIG_PT_SHARE */
 
 static inline bool pt_share_enabled(void)
@@ -383,6 +474,39 @@ static inline bool pt_share_wants_aligned(unsigned long len,
 					  unsigned long flags)
 {
 	return false;
+}
+
+static inline void pt_share_vma_modify(struct vm_area_struct *vma,
+				       unsigned long start, unsigned long end,
+				       vm_flags_t new_flags)
+{
+}
+
+static inline void pt_share_vma_merge(struct vm_area_struct *vma,
+				      struct vm_area_struct *remove,
+				      struct vm_area_struct *remove2)
+{
+}
+
+static inline bool pt_share_clear_refs_pmd(struct vm_area_struct *vma,
+					   pmd_t *pmd, unsigned long addr,
+					   bool clear_folios)
+{
+	return false;
+}
+
+static inline pgprot_t pt_share_pte_prot(struct vm_area_struct *vma,
+					 pte_t *ptep)
+{
+	return READ_ONCE(vma->vm_page_prot);
+}
+
+static inline void pt_share_mm_init(struct mm_struct *mm)
+{
+}
+
+static inline void pt_share_mm_free(struct mm_struct *mm)
+{
 }
 
 #endif /* CONFIG_PT_SHARE */
