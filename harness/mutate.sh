@@ -2,10 +2,12 @@
 # mutate.sh [NAME...]: show that each CVE-class test fails on a kernel that
 # has its bug class (issue 5, part 3).
 #
-# harness/mutations/NAME.patch puts one such bug into the work tree's
-# mm/pt_share.c or mm/pt_share_cache.h and names the test that must catch it ("Caught-by:"): a
-# pt_share_cve test, or "kunit:CASE" for a case of the pt_share KUnit suite,
-# which runs at every boot. For each one: build the debug kernel with the
+# harness/mutations/NAME.patch puts one such bug into files of the work tree
+# that the overlay writes (mm/pt_share.c, or the hook sites of the core
+# patches) and names the test that must catch it ("Caught-by:"): a
+# pt_share_cve test, "PROGRAM:TEST" for a test of another pt_share kselftest
+# program (pt_share_isolate:prot_write_via_migration), or "kunit:CASE" for a
+# case of the pt_share KUnit suite, which runs at every boot. For each one: build the debug kernel with the
 # bug, run that test in the guest, and expect it to fail, by a failed
 # assertion, a kernel splat or a hang. One "PASS|FAIL<TAB>mutation ..." line
 # each; a bug that its test does not catch is a FAIL. The debug kernel is
@@ -28,7 +30,7 @@ trap restore EXIT
 
 "$TOP/harness/selftests.sh" build debug > "$BUILD/mutate-selftests.log" 2>&1 ||
 	{ cat "$BUILD/mutate-selftests.log" >&2; die "kselftest build failed"; }
-cve=$BUILD/kselftest/pt_share/pt_share_cve
+ksdir=$BUILD/kselftest/pt_share
 
 # kunit_verdict NAME CASE CONSOLE: the KUnit case must have failed at boot.
 kunit_verdict() {
@@ -65,7 +67,9 @@ for name in "${names[@]}"; do
 	# KUnit runs at boot: the guest need not run anything.
 	case $t in
 	kunit:*) cmd=true ;;
-	*) cmd="$cve -t $t" ;;
+	*:*) [ -x "$ksdir/${t%%:*}" ] || die "$m: no kselftest program ${t%%:*}"
+	     cmd="$ksdir/${t%%:*} -t ${t#*:}" ;;
+	*) cmd="$ksdir/pt_share_cve -t $t" ;;
 	esac
 	VM_RUN_DIR=$run FLAVOUR=debug VM_TIMEOUT=900 "$TOP/harness/vm.sh" "$cmd" \
 		> "$BUILD/mutate-$name.log" 2>&1 || rc=$?

@@ -149,7 +149,7 @@ static const char vmstat_counters[][32] = {
 	"pt_share_detach_unmap", "pt_share_detach_split",
 	"pt_share_detach_mprotect", "pt_share_detach_mremap",
 	"pt_share_detach_mlock", "pt_share_detach_uffd",
-	"pt_share_detach_softdirty", "pt_share_detach_notifier",
+	"pt_share_detach_clear_refs", "pt_share_detach_notifier",
 	"pt_share_detach_madvise", "pt_share_table_alloc",
 	"pt_share_table_free",
 };

@@ -795,7 +795,7 @@ TEST_F(sharing, uffd_register_detaches)
 
 static int softdirty_child(void *arg)
 {
-	long d0 = pt_read_vmstat("pt_share_detach_softdirty");
+	long d0 = pt_read_vmstat("pt_share_detach_clear_refs");
 	char *p = backing_map(child_b, true);
 	long a0;
 
@@ -804,7 +804,7 @@ static int softdirty_child(void *arg)
 	touch_all(p);
 	if (pt_write_file("/proc/self/clear_refs", "4"))
 		return 11;
-	if (pt_read_vmstat("pt_share_detach_softdirty") - d0 != NR_SPANS)
+	if (pt_read_vmstat("pt_share_detach_clear_refs") - d0 != NR_SPANS)
 		return 12;
 	/* While soft-dirty tracking runs, faults do not attach. */
 	a0 = pt_read_vmstat("pt_share_attach");
