@@ -100,3 +100,16 @@ base_pkg_version() { dpkg-query -W -f='${Version}' linux-source-6.12; }
 
 PRISTINE_LINK=$BUILD/src/pristine
 WORK_LINK=$BUILD/src/work
+
+# host_tsc_khz: the host TSC's rate in kHz, measured once per build area
+# (scripts/bench/ptb_tsc.c); QEMU TCG passes that TSC to the guest.
+host_tsc_khz() {
+	local bin=$BUILD/bin/ptb_tsc src=$TOP/scripts/bench/ptb_tsc.c
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+		mkdir -p "$BUILD/bin"
+		gcc -O2 -Wall -Wextra -Werror -o "$bin" "$src" || die "cannot build $src"
+		rm -f "$BUILD/tsc_khz"
+	fi
+	[ -s "$BUILD/tsc_khz" ] || "$bin" > "$BUILD/tsc_khz"
+	cat "$BUILD/tsc_khz"
+}

@@ -66,6 +66,12 @@ accel="-accel tcg,thread=multi"
 if [ "${VM_ICOUNT:-0}" = 1 ]; then
 	accel="-accel tcg,thread=single -icount shift=0,sleep=off"
 	cmdline+=" tsc_early_khz=1000000 tsc=reliable"
+elif [ "$ACCEL" = tcg ] && grep -qw constant_tsc /proc/cpuinfo; then
+	# Without ACPI the guest has no HPET or PM timer to calibrate its TSC
+	# against, marks it unstable and falls back to the jiffies
+	# clocksource: 4 ms steps, and lost ticks when the host is loaded.
+	# TCG passes the host's TSC through, so tell the guest its rate.
+	cmdline+=" tsc_early_khz=$(host_tsc_khz) tsc=reliable"
 fi
 log "booting $FLAVOUR kernel ($ACCEL, 2 vCPUs, $MEM, numa=fake=2): $*"
 : > "$run/output.log"

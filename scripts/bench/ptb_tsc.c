@@ -6,8 +6,9 @@
  * The guest kernel cannot calibrate its TSC under QEMU TCG (no ACPI, so no
  * HPET or PM timer reference, and the PIT loop is too erratic), falls back
  * to the jiffies clocksource and then measures time in 4 ms steps. QEMU
- * TCG passes the host's TSC through to the guest, so run.sh boots the guest
- * with tsc_early_khz=<this figure> to get a fine-grained clock.
+ * TCG passes the host's TSC through to the guest, so harness/vm.sh boots
+ * every TCG guest with tsc_early_khz=<this figure> tsc=reliable to get a
+ * fine-grained clock.
  */
 #define _GNU_SOURCE
 #include <stdio.h>

@@ -30,7 +30,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 
 mkdir -p "$BIN"
-for prog in ptb_share ptb_pf ptb_tsc; do
+for prog in ptb_share ptb_pf; do
 	if [ ! -x "$BIN/$prog" ] || [ "$HERE/$prog.c" -nt "$BIN/$prog" ] ||
 	   [ "$HERE/ptb_lib.h" -nt "$BIN/$prog" ]; then
 		gcc -O2 -Wall -Wextra -Werror -o "$BIN/$prog" "$HERE/$prog.c"
@@ -55,17 +55,13 @@ fi
 # 2 MiB pages for the hugetlb contender's file, plus some slack.
 hugepages=$(( size_mb / 2 + 8 ))
 append="hugepages=$hugepages"
-# Without ACPI the guest cannot calibrate its TSC and falls back to the
-# jiffies clocksource (4 ms steps). TCG passes the host TSC through: tell
-# the guest its rate (see ptb_tsc.c).
-if [ "${ACCEL:-tcg}" = tcg ] && grep -qw constant_tsc /proc/cpuinfo; then
-	append+=" tsc_early_khz=$("$BIN/ptb_tsc") tsc=reliable"
-fi
+# harness/vm.sh gives every TCG guest the host TSC's rate (see ptb_tsc.c).
 append+=" ${APPEND:-}"
 
 {
 	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "host_nproc=$(nproc)"
+	echo "host_tsc_khz=$(host_tsc_khz)"
 	echo "host_mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
 	echo "host_kernel=$(uname -r)"
 	echo "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
