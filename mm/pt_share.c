@@ -519,14 +519,33 @@ static struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm)
 	return objcg;
 }
 
-/* Charge one attachment of @mm. Does not sleep; false if over the limit. */
-static bool pt_share_charge(struct mm_struct *mm)
+/*
+ * An attachment's charge comes from the table the fault preallocated: the
+ * caller charged that page to the faulting task, with reclaim, before it
+ * locked the folio, and it either becomes the shared table, which is
+ * charged to no memcg, or is freed unused. So the page's charge is dropped
+ * and the attachment charged instead, forced, without reclaim here
+ * (fault-around holds the RCU read lock): it replaces the charge just
+ * dropped, of the same memcg unless the task moved since the mm's first
+ * attachment or faults another mm. The memcg thus pays one table per
+ * attachment, as without sharing. The page's NR_PAGETABLE follows its
+ * charge, so that PageTables stays the same.
+ */
+static void pt_share_uncharge_page(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	lruvec_stat_sub_folio(folio, NR_PAGETABLE);
+	memcg_kmem_uncharge_page(page, 0);
+	lruvec_stat_add_folio(folio, NR_PAGETABLE);
+}
+
+static void pt_share_charge(struct mm_struct *mm)
 {
 	struct obj_cgroup *objcg = pt_share_mm_objcg(mm);
 
-	if (objcg == PT_SHARE_UNCHARGED)
-		return true;
-	return !obj_cgroup_charge(objcg, GFP_NOWAIT | __GFP_NOWARN, PAGE_SIZE);
+	if (objcg != PT_SHARE_UNCHARGED)
+		obj_cgroup_charge(objcg, GFP_NOWAIT | __GFP_NOFAIL, PAGE_SIZE);
 }
 
 static void pt_share_uncharge(struct mm_struct *mm)
@@ -537,20 +556,6 @@ static void pt_share_uncharge(struct mm_struct *mm)
 		obj_cgroup_uncharge(objcg, PAGE_SIZE);
 }
 
-/*
- * A preallocated table becomes a shared one: its page was charged to the
- * faulting task's memcg, which now pays through its attachment instead.
- * NR_PAGETABLE follows the charge, so that PageTables stays the same.
- */
-static void pt_share_uncharge_table(struct ptdesc *table)
-{
-	struct folio *folio = ptdesc_folio(table);
-
-	lruvec_stat_sub_folio(folio, NR_PAGETABLE);
-	memcg_kmem_uncharge_page(ptdesc_page(table), 0);
-	lruvec_stat_add_folio(folio, NR_PAGETABLE);
-}
-
 static void pt_share_mm_put_objcg(struct mm_struct *mm)
 {
 	struct obj_cgroup *objcg = mm->pt_share_objcg;
@@ -559,16 +564,15 @@ static void pt_share_mm_put_objcg(struct mm_struct *mm)
 		obj_cgroup_put(objcg);
 }
 #else
-static inline bool pt_share_charge(struct mm_struct *mm)
+static inline void pt_share_uncharge_page(struct page *page)
 {
-	return true;
+}
+
+static inline void pt_share_charge(struct mm_struct *mm)
+{
 }
 
 static inline void pt_share_uncharge(struct mm_struct *mm)
-{
-}
-
-static inline void pt_share_uncharge_table(struct ptdesc *table)
 {
 }
 
@@ -610,6 +614,7 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	struct ptdesc *table;
 	unsigned long index, key;
 	spinlock_t *pml;	/* the pmd lock of vmf->pmd */
+	struct page *prealloc = vmf->prealloc_pte;
 	bool installed = false, created = false;
 	int variant;
 
@@ -619,9 +624,6 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		return false;
 	cache = pt_share_cache_get(vma->vm_file->f_mapping);
 	if (!cache)
-		return false;
-	/* Over its memcg's limit, the mm gets a private table, charged. */
-	if (!pt_share_charge(mm))
 		return false;
 	index = pt_share_table_index(vma->vm_start, vma->vm_pgoff,
 				     vmf->address);
@@ -650,8 +652,9 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		count_vm_event(PT_SHARE_TABLE_ALLOC);
 	}
 	xa_unlock(&cache->tables);
+	/* A shared table is charged to no memcg, attached or not. */
 	if (created)
-		pt_share_uncharge_table(table);
+		pt_share_uncharge_page(prealloc);
 
 	pml = pmd_lock(mm, vmf->pmd);
 	if (likely(pmd_none(*vmf->pmd))) {
@@ -664,16 +667,18 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	}
 	spin_unlock(pml);
 	if (installed) {
+		/* The unused preallocated table's charge is the attachment's. */
+		if (!created)
+			pt_share_uncharge_page(prealloc);
+		pt_share_charge(mm);
 		count_vm_event(PT_SHARE_ATTACH);
 	} else {
-		pt_share_uncharge(mm);
 		pt_share_put(cache, table);
 	}
 	return true;
 
 fail_unlock:
 	xa_unlock(&cache->tables);
-	pt_share_uncharge(mm);
 	return false;
 }
 
