@@ -260,7 +260,7 @@ stage "host: series" host_series
 stage "build: CONFIG_PT_SHARE=n" build_nopt
 if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
 	if want kselftests; then
-		stage "guest: KUnit + kselftests (debug, page_table_check=on)" guest_tests
+		stage "guest: KUnit + kselftests (debug, page_table_check=on, init_on_free=1)" guest_tests
 	fi
 	if want soak; then
 		stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak

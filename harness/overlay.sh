@@ -34,6 +34,17 @@ install_file() {
 
 changed=0
 failed=0
+# Files that the last mutation changed outside the overlay: restore them
+# (the overlay's own files are rewritten below anyway).
+if [ -f "$work/.pt_share_mutated" ]; then
+	while read -r f; do
+		# New files of the overlay are rewritten by the loop below.
+		if [ -f "$pristine/$f" ]; then
+			install_file "$pristine/$f" "$work/$f"
+		fi
+	done < "$work/.pt_share_mutated"
+	rm -f "$work/.pt_share_mutated"
+fi
 : > "$tmp/new_manifest"
 cd "$TOP"
 files=$( (for d in $OVERLAY_DIRS; do if [ -d "$d" ]; then find "$d" -type f; fi; done; ls $OVERLAY_ROOT_FILES 2>/dev/null || true) | LC_ALL=C sort)
@@ -89,9 +100,11 @@ if [ -f "$manifest" ]; then
 	done
 fi
 # MUTATION=FILE (harness/mutate.sh): a deliberate bug, a patch against a
-# file of the work tree, applied on top of the overlay. The next overlay
-# without it finds the file's content changed and restores it.
+# file of the work tree, applied on top of the overlay. patch(1) writes a
+# new inode, so the pristine copy a work file is linked to stays intact.
+# The next overlay restores every file the mutation named.
 if [ -n "${MUTATION:-}" ]; then
+	sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$MUTATION" > "$work/.pt_share_mutated"
 	patch -s -p1 --fuzz=0 --no-backup-if-mismatch -d "$work" < "$MUTATION" ||
 		die "mutation $MUTATION does not apply"
 	echo "  overlay: mutation $(basename "$MUTATION") applied" >&2

@@ -54,7 +54,9 @@ mem_mb=$(numfmt --from=iec "$MEM")
 mem_mb=$((mem_mb / 1048576))
 cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1"
 cmdline+=" hung_task_panic=1 rdinit=/init no_hash_pointers numa=fake=2"
-[ "$FLAVOUR" = debug ] && cmdline+=" page_table_check=on"
+# Debug boots: page_table_check, and freed pages zeroed at once, so that a
+# read through a TLB entry that outlived its page's free sees zeros.
+[ "$FLAVOUR" = debug ] && cmdline+=" page_table_check=on init_on_free=1"
 cmdline+=" pt_share.repo=$TOP pt_share.run=$run ${APPEND:-}"
 
 # Two sockets of one core: without ACPI the guest finds its CPUs in

@@ -106,6 +106,11 @@ static void pt_share_test_key(struct kunit *test)
 	KUNIT_EXPECT_LT(test, pt_share_key(PTRS_PER_PTE,
 					   PT_SHARE_MAX_VARIANTS - 1),
 			pt_share_key(2 * PTRS_PER_PTE, 0));
+	/* A key names the first file index of its table, for any variant. */
+	KUNIT_EXPECT_EQ(test, 3 * PTRS_PER_PTE,
+			pt_share_key_index(pt_share_key(3 * PTRS_PER_PTE + 7,
+							PT_SHARE_MAX_VARIANTS - 1)));
+	KUNIT_EXPECT_EQ(test, 0, pt_share_key_index(pt_share_key(0, 3)));
 }
 
 static void pt_share_test_entry_range(struct kunit *test)

@@ -27,14 +27,20 @@
  *  - No per-mm walker writes into a shared table: it detaches (clear_refs)
  *    or skips tables other mms share (MADV_COLD/PAGEOUT, NUMA hinting).
  *    The per-mm zap and mprotect paths check again under the table lock.
- *  - Rmap-driven changes ("O": reclaim, migration) clear an entry once in
- *    the shared table and then flush every CPU, because the attached mms
- *    map the table at different addresses. Truncate and hole punch zap the
- *    cached tables directly, one at a time, before the per-VMA walk.
- *    folio_mkclean() never reaches a shared table: shmem has no writeback,
- *    so it never cleans a shmem folio; regular files will need the same
- *    clear-once path there. Entries belong to no VMA: they are zapped
- *    through a stand-in VMA and mm, never a sharer's.
+ *  - Rmap-driven changes ("O": reclaim, migration, compaction, NUMA
+ *    balancing) clear an entry once in the shared table and flush only
+ *    the mms attached to it, each at the address it maps the table at:
+ *    into the caller's batch (current->tlb_ubc) when it batches, at once
+ *    otherwise. The attach sets an mm's pmd and the detach clears it and
+ *    flushes, both under the table's lock, so a holder of that lock finds
+ *    every mm that may cache an entry by walking the file's i_mmap tree
+ *    (pt_share_visit_sharers()). Truncate and hole punch zap the cached
+ *    tables directly, one at a time, before the per-VMA walk, and flush
+ *    the sharers of each table once. folio_mkclean() never reaches a
+ *    shared table: shmem has no writeback, so it never cleans a shmem
+ *    folio; regular files will need the same clear-once path there.
+ *    Entries belong to no VMA: they are zapped through a stand-in VMA and
+ *    mm, never a sharer's.
  *
  * Accounting: attaching adds one table to the mm's nr_ptes and the whole
  * span (PTRS_PER_PTE pages) to its MM_SHMEMPAGES; detaching undoes exactly
@@ -42,9 +48,11 @@
  * memcg: each attachment is charged one page table to the mm's memcg (the
  * one its first attachment came from); the table page is charged to none.
  *
- * Lock order: cache lock (xa_lock of pt_share_cache.tables) -> pmd lock ->
- * pte table lock. The cache lock is never taken under a pte table lock.
- * The detach takes the table lock after dropping the pmd lock.
+ * Lock order: i_mmap_rwsem -> cache lock (xa_lock of pt_share_cache.tables)
+ * -> pmd lock -> pte table lock. The cache lock is never taken under a pte
+ * table lock. The attach and the detach take the table lock inside the pmd
+ * lock; a flush of the sharers runs under the table lock and the i_mmap
+ * lock of the rmap walk or truncation that holds it.
  */
 
 #define pr_fmt(fmt) "pt_share: " fmt
@@ -302,6 +310,12 @@ static inline unsigned int pt_share_key_variant(unsigned long key)
 	return key % PT_SHARE_MAX_VARIANTS;
 }
 
+/* The file index of the first page the table at @key maps. */
+static inline pgoff_t pt_share_key_index(unsigned long key)
+{
+	return key / PT_SHARE_MAX_VARIANTS * PTRS_PER_PTE;
+}
+
 /*
  * The entries [*from, *to) of the table at @key that map file indices
  * [first, last]; the table's range must overlap it.
@@ -310,7 +324,7 @@ static void pt_share_entry_range(unsigned long key, pgoff_t first,
 				 pgoff_t last, unsigned int *from,
 				 unsigned int *to)
 {
-	pgoff_t base = key / PT_SHARE_MAX_VARIANTS * PTRS_PER_PTE;
+	pgoff_t base = pt_share_key_index(key);
 
 	*from = first > base ? first - base : 0;
 	*to = last - base >= PTRS_PER_PTE ? PTRS_PER_PTE : last - base + 1;
@@ -378,6 +392,123 @@ bool __pt_share_wants_aligned(unsigned long len, unsigned long flags)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The sharers of a table: whom a cleared entry must be flushed from       */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Which mms may hold a TLB entry made from an entry of a shared table.
+ *
+ * An mm reaches the table only through a pmd of its own. The attach sets
+ * that pmd, and the detach clears it and flushes the mm, each under the
+ * table's lock (the detach flushes before it drops the lock). So whoever
+ * holds the table's lock and has cleared an entry has to flush exactly
+ * the mms whose pmd points to the table at that moment: an mm that
+ * attaches later reads the cleared entry, and one that detached has
+ * flushed. No attach sequence count is needed, and no global fallback.
+ *
+ * Those mms are found through the file's i_mmap tree, which lists every
+ * VMA that may be attached, at the address of the span in it. The caller
+ * holds the i_mmap lock (rmap walks and truncation do), which keeps each
+ * VMA listed in place and the page tables above its span allocated:
+ * free_pgtables() unlinks a VMA before it frees the tables under it. The
+ * walk costs one pmd lookup per VMA that maps the span, as the rmap walk
+ * of an unshared folio does; it does not depend on the number of CPUs.
+ */
+
+/* Is @pmdval a pointer to @table? */
+static inline bool pt_share_pmd_maps(pmd_t pmdval, struct ptdesc *table)
+{
+	return pmd_present(pmdval) && !pmd_leaf(pmdval) &&
+	       pmd_page(pmdval) == ptdesc_page(table);
+}
+
+/*
+ * Call @fn for every mm attached to @table, with the address of the span in
+ * it, and return how many there were. The caller holds the table's lock and
+ * the i_mmap lock of its file.
+ */
+static unsigned int pt_share_visit_sharers(struct ptdesc *table,
+					   void (*fn)(struct mm_struct *mm,
+						      unsigned long span,
+						      void *arg),
+					   void *arg)
+{
+	struct address_space *mapping = (void *)table->__page_mapping;
+	pgoff_t base = pt_share_key_index(table->pt_share_key);
+	struct vm_area_struct *vma;
+	unsigned int nr = 0;
+	unsigned long span;
+	pmd_t *pmd;
+
+	lockdep_assert_held(ptlock_ptr(table));
+	i_mmap_assert_locked(mapping);
+	vma_interval_tree_foreach(vma, &mapping->i_mmap, base,
+				  base + PTRS_PER_PTE - 1) {
+		/* Only a VMA that covers the whole span can be attached. */
+		if (vma->vm_pgoff > base)
+			continue;
+		span = vma->vm_start + ((base - vma->vm_pgoff) << PAGE_SHIFT);
+		if ((span & ~PMD_MASK) || vma->vm_end - span < PMD_SIZE)
+			continue;
+		pmd = mm_find_pmd(vma->vm_mm, span);
+		if (!pmd || !pt_share_pmd_maps(pmdp_get_lockless(pmd), table))
+			continue;
+		fn(vma->vm_mm, span, arg);
+		nr++;
+	}
+	count_vm_events(PT_SHARE_FLUSH_MMS, nr);
+	return nr;
+}
+
+/* The cleared entry, and its byte offset in the span. */
+struct pt_share_flush_entry {
+	pte_t pteval;
+	unsigned long offset;
+};
+
+/*
+ * The mm joins the caller's TLB batch (current->tlb_ubc) as the mms of
+ * reclaim's own unmaps do: its CPUs are added to the flush, its TLB
+ * generation moves on, so that CPUs that switch to it later flush too, and
+ * a dirty entry marks the batch for try_to_unmap_flush_dirty() before any
+ * I/O. On x86 the batch flushes the whole TLB of each CPU in it, whatever
+ * address it was given, and CONFIG_PT_SHARE depends on that: an
+ * architecture whose batch flushed by address would need one call per
+ * cleared entry where a range of them is flushed (truncation).
+ */
+static void pt_share_batch_mm(struct mm_struct *mm, unsigned long span,
+			      void *arg)
+{
+	struct pt_share_flush_entry *e = arg;
+
+	set_tlb_ubc_flush_pending(mm, e->pteval, span + e->offset);
+}
+
+/*
+ * Add every mm attached to @table to the caller's batch for the cleared
+ * entry @pteval at index @i, and flush the batch unless @batch: one IPI
+ * per CPU that runs a sharer, not one per sharer. The caller holds the
+ * table's lock and the i_mmap lock.
+ */
+static void pt_share_flush_sharers(struct ptdesc *table, unsigned int i,
+				   pte_t pteval, bool batch)
+{
+	struct pt_share_flush_entry e = {
+		.pteval = pteval,
+		.offset = (unsigned long)i << PAGE_SHIFT,
+	};
+
+	/* None found: nobody is attached who could cache the entry. */
+	pt_share_visit_sharers(table, pt_share_batch_mm, &e);
+	if (batch) {
+		count_vm_event(PT_SHARE_FLUSH_BATCHED);
+		return;
+	}
+	try_to_unmap_flush();
+	count_vm_event(PT_SHARE_FLUSH);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Zapping entries that belong to no VMA                                   */
 /* ---------------------------------------------------------------------- */
 
@@ -395,21 +526,32 @@ static struct vm_area_struct pt_share_rmap_vma = {
 };
 
 /*
- * Clear the entries [from, to) of @table. The caller has made sure that no
- * TLB can hold the entries any more, or flushes every CPU before the folios
- * can be freed (@flush_all).
+ * The folios whose entries a zap cleared, held until no TLB maps them: a
+ * table's worth when the caller could allocate that, so that the sharers
+ * are flushed once per table, or a few on the stack.
+ */
+struct pt_share_zap {
+	struct folio **folios;
+	unsigned int nr, max;
+};
+
+#define PT_SHARE_ZAP_STACK	16
+
+/*
+ * Clear the entries [from, to) of @table. With @flush, the table may still
+ * have sharers: flush them before the folios are released; the caller holds
+ * the file's i_mmap lock. Without, no mm can reach the table any more.
  */
 static void pt_share_zap_table(struct ptdesc *table, unsigned int from,
-			       unsigned int to, bool flush_all)
+			       unsigned int to, struct pt_share_zap *zap,
+			       bool flush)
 {
-	struct folio_batch fbatch;
 	struct mm_struct *mm = &pt_share_rmap_mm;
 	pte_t *base = ptdesc_address(table);
 	spinlock_t *ptl = ptlock_ptr(table);
-	unsigned int i;
-	bool cleared = false;
+	pte_t cleared = __pte(0);	/* a present entry cleared since the last flush */
+	unsigned int i, first = to;
 
-	folio_batch_init(&fbatch);
 	spin_lock(ptl);
 	for (i = from; i < to; i++) {
 		pte_t pte = ptep_get(base + i);
@@ -423,8 +565,18 @@ static void pt_share_zap_table(struct ptdesc *table, unsigned int from,
 			pte_clear(mm, 0, base + i);
 			continue;
 		}
+		if (zap->nr == zap->max) {
+			/* Full: the folios may go once no TLB maps them. */
+			if (flush)
+				pt_share_flush_sharers(table, first, cleared,
+						       false);
+			release_pages(zap->folios, zap->nr);
+			zap->nr = 0;
+			first = to;
+		}
 		pte = ptep_get_and_clear(mm, 0, base + i);
-		cleared = true;
+		cleared = pte;
+		first = min(first, i);
 		page = pte_page(pte);
 		folio = page_folio(page);
 		if (pte_dirty(pte))
@@ -432,17 +584,13 @@ static void pt_share_zap_table(struct ptdesc *table, unsigned int from,
 		if (pte_young(pte))
 			folio_mark_accessed(folio);
 		folio_remove_rmap_pte(folio, page, &pt_share_rmap_vma);
-		if (!folio_batch_add(&fbatch, folio)) {
-			if (flush_all)
-				flush_tlb_all();
-			folios_put(&fbatch);
-			cleared = false;
-		}
+		zap->folios[zap->nr++] = folio;
 	}
+	if (flush && zap->nr)
+		pt_share_flush_sharers(table, first, cleared, false);
 	spin_unlock(ptl);
-	if (flush_all && cleared)
-		flush_tlb_all();
-	folios_put(&fbatch);
+	release_pages(zap->folios, zap->nr);
+	zap->nr = 0;
 }
 
 static void pt_share_free_rcu(struct rcu_head *head)
@@ -459,7 +607,13 @@ static void pt_share_free_rcu(struct rcu_head *head)
  */
 static void pt_share_table_release(struct ptdesc *table)
 {
-	pt_share_zap_table(table, 0, PTRS_PER_PTE, false);
+	struct folio *folios[PT_SHARE_ZAP_STACK];
+	struct pt_share_zap zap = {
+		.folios = folios,
+		.max = ARRAY_SIZE(folios),
+	};
+
+	pt_share_zap_table(table, 0, PTRS_PER_PTE, &zap, false);
 	table->__page_mapping = 0;
 	table->pt_share_key = 0;
 	count_vm_event(PT_SHARE_TABLE_FREE);
@@ -662,7 +816,14 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		add_mm_counter(mm, MM_SHMEMPAGES, PTRS_PER_PTE);
 		/* Entries and ptlock visible before the table is reachable. */
 		smp_wmb();
+		/*
+		 * Under the table's lock, so that whoever clears an entry
+		 * under it either finds this mm attached and flushes it, or
+		 * cleared the entry before this mm could read it.
+		 */
+		spin_lock(ptlock_ptr(table));
 		pmd_populate(mm, vmf->pmd, ptdesc_page(table));
+		spin_unlock(ptlock_ptr(table));
 		installed = true;
 	}
 	spin_unlock(pml);
@@ -689,9 +850,10 @@ fail_unlock:
 /*
  * pt_share_detach - detach @vma's mm from the shared table at @pmd, if any
  *
- * Clear the pmd, flush this mm's TLBs and paging-structure caches for the
- * span, undo the attach accounting, then drop the share. The caller holds
- * the mmap lock (read is enough) or the VMA lock.
+ * Clear the pmd and flush this mm's TLBs and paging-structure caches for
+ * the span, both under the table's lock; undo the attach accounting, then
+ * drop the share. The caller holds the mmap lock (read is enough) or the
+ * VMA lock.
  */
 static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 			    unsigned long addr, enum vm_event_item cause)
@@ -700,6 +862,7 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 	unsigned long start = addr & PMD_MASK;
 	struct ptdesc *table;
 	spinlock_t *pml;	/* the pmd lock of @pmd */
+	spinlock_t *ptl;	/* the table's lock */
 	pmd_t pmdval;
 
 	pml = pmd_lock(mm, pmd);
@@ -715,17 +878,20 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 		spin_unlock(pml);
 		return false;
 	}
+	/*
+	 * Under the table's lock: an rmap walker that reached the table
+	 * through @pmd and still looks at this VMA finishes first, so the
+	 * caller may change the VMA once we return; and a walker that clears
+	 * an entry after us finds this mm gone only once it has flushed, so
+	 * it need not flush this mm (pt_share_visit_sharers()).
+	 */
+	ptl = ptlock_ptr(table);
+	spin_lock(ptl);
 	pmd_clear(pmd);
 	spin_unlock(pml);
-	/*
-	 * An rmap walker that reached the table through @pmd before it was
-	 * cleared may still hold the table's lock and look at this VMA: wait
-	 * for it, so that the caller may change the VMA once we return.
-	 */
-	spin_lock(ptlock_ptr(table));
-	spin_unlock(ptlock_ptr(table));
-
 	flush_tlb_mm_range(mm, start, start + PMD_SIZE, PAGE_SHIFT, true);
+	spin_unlock(ptl);
+
 	mm_dec_nr_ptes(mm);
 	add_mm_counter(mm, MM_SHMEMPAGES, -PTRS_PER_PTE);
 	pt_share_uncharge(mm);
@@ -1039,7 +1205,7 @@ pgprot_t __pt_share_pte_prot(struct vm_area_struct *vma, pte_t *ptep)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Rmap-driven changes and truncation: operate once, flush every CPU       */
+/* Rmap-driven changes and truncation: operate once, flush the sharers     */
 /* ---------------------------------------------------------------------- */
 
 /**
@@ -1048,21 +1214,29 @@ pgprot_t __pt_share_pte_prot(struct vm_area_struct *vma, pte_t *ptep)
  * @addr: the entry's address in @vma
  * @ptep: the entry, in a shared table whose lock is held
  * @pteval: where to store the old entry
+ * @batch: the caller batches its flushes (TTU_BATCH_FLUSH)
  *
- * The rmap walk reaches the entry once per attached mm; the first visit
- * clears it and the later ones find it none. The mms map the table at
- * different addresses, so flush every CPU before the folio can be freed or
- * copied. mms with mmu notifiers never share, so secondary MMUs need no
+ * The entry is cleared once, for every attached mm; the rmap walk's later
+ * visits of other sharers' VMAs find it none, and the walk may stop once
+ * the folio is unmapped: every sharer is flushed here, each at the address
+ * it maps the entry at. With @batch they join the caller's batch, which
+ * try_to_unmap_flush() flushes before the folio is freed, and
+ * try_to_unmap_flush_dirty() before its I/O if the entry was dirty;
+ * otherwise they are flushed before we return, the folio can be copied.
+ * mms with mmu notifiers never share, so secondary MMUs need no
  * invalidation here.
  *
- * Return: true (the entry is cleared and flushed everywhere).
+ * Return: true (the entry is cleared, and its flush made or batched).
  */
 bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 				 unsigned long addr, pte_t *ptep,
-				 pte_t *pteval)
+				 pte_t *pteval, bool batch)
 {
+	struct ptdesc *table = virt_to_ptdesc(ptep);
+
 	*pteval = ptep_get_and_clear(vma->vm_mm, addr, ptep);
-	flush_tlb_all();
+	pt_share_flush_sharers(table, ptep - (pte_t *)ptdesc_address(table),
+			       *pteval, batch);
 	return true;
 }
 
@@ -1075,16 +1249,23 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
  * The per-VMA walk of unmap_mapping_range() detaches every mm from its
  * shared tables, but a process that attaches after its VMA was visited
  * would see the entries the table still holds. So zap the range in the
- * cached tables themselves first, flushing every CPU before the folios go.
- * The entries belong to no VMA, so none is needed. The cache lock is held
- * only to find the next table and take a share of it: the zap runs under
- * the table's own lock, with a chance to reschedule between tables.
+ * cached tables themselves first. The folios must not be released while
+ * another mm may still cache an entry of them: once nothing maps a folio,
+ * reclaim or migration may take it whatever the page cache's reference.
+ * So the sharers of each table are flushed first, once for all its
+ * entries. The entries belong to no VMA, so none is needed.
+ * The cache lock is held only to find the next table and take a share of
+ * it: the zap runs under the table's own lock, with a chance to reschedule
+ * between tables.
  */
 void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 			      pgoff_t last)
 {
 	struct pt_share_cache *cache = READ_ONCE(mapping->pt_share);
+	struct folio *stack[PT_SHARE_ZAP_STACK];
+	struct pt_share_zap zap = { .folios = stack, .max = ARRAY_SIZE(stack) };
 	unsigned long key, last_key;
+	struct folio **folios;
 	struct ptdesc *table;
 	unsigned int from, to;
 
@@ -1094,6 +1275,20 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 	last_key = pt_share_key(last, PT_SHARE_MAX_VARIANTS - 1);
 	if (last_key < key)
 		last_key = ULONG_MAX;
+	/*
+	 * Without a table's worth, the sharers are flushed more often. Not
+	 * from reclaim: it may want the i_mmap lock we hold, and a writer
+	 * queued on it would keep it from us.
+	 */
+	folios = NULL;
+	if (last - first >= PT_SHARE_ZAP_STACK)
+		folios = kmalloc_array(PTRS_PER_PTE, sizeof(*folios),
+				       GFP_NOWAIT | __GFP_NOWARN |
+				       __GFP_NOMEMALLOC);
+	if (folios) {
+		zap.folios = folios;
+		zap.max = PTRS_PER_PTE;
+	}
 
 	for (;;) {
 		xa_lock(&cache->tables);
@@ -1105,13 +1300,14 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 		if (!table)
 			break;
 		pt_share_entry_range(key, first, last, &from, &to);
-		pt_share_zap_table(table, from, to, true);
+		pt_share_zap_table(table, from, to, &zap, true);
 		pt_share_put(cache, table);
 		if (key == last_key)
 			break;
 		key++;
 		cond_resched();
 	}
+	kfree(folios);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -113,7 +113,7 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 			      pgoff_t last);
 bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 				 unsigned long addr, pte_t *ptep,
-				 pte_t *pteval);
+				 pte_t *pteval, bool batch);
 void pt_share_mapping_destroy(struct address_space *mapping);
 bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
 void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
@@ -287,19 +287,21 @@ static inline void pt_share_unmap_mapping(struct address_space *mapping,
  * @addr: its address in @vma
  * @ptep: the entry, with its table's lock held
  * @pteval: where to store the old entry
+ * @batch: the caller batches its TLB flushes (TTU_BATCH_FLUSH)
  *
  * Every mm attached to the table may cache the entry, at a different
- * address in each, so clearing it flushes every CPU.
+ * address in each: clearing it flushes each of them, or adds them to the
+ * caller's batch.
  *
  * Return: true if the entry was in a shared table and is now cleared.
  */
 static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 					     unsigned long addr, pte_t *ptep,
-					     pte_t *pteval)
+					     pte_t *pteval, bool batch)
 {
 	if (!pt_share_pte_shared(ptep))
 		return false;
-	return __pt_share_ptep_clear_flush(vma, addr, ptep, pteval);
+	return __pt_share_ptep_clear_flush(vma, addr, ptep, pteval, batch);
 }
 
 /**
@@ -461,7 +463,7 @@ static inline void pt_share_unmap_mapping(struct address_space *mapping,
 
 static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 					     unsigned long addr, pte_t *ptep,
-					     pte_t *pteval)
+					     pte_t *pteval, bool batch)
 {
 	return false;
 }

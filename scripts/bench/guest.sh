@@ -52,6 +52,8 @@ if [ "$QUICK" = 1 ]; then
 	PG_SECS=10
 	FIO_JOBS=4
 	FIO_SECS=6
+	RMAP_NS=${BENCH_RMAP_NS:-8}
+	RMAP_MB=32
 else
 	NS=${BENCH_NS:-1 16 64 256 1024}
 	SIZE_MB=${BENCH_SIZE_MB:-1024}
@@ -67,6 +69,8 @@ else
 	PG_SECS=20
 	FIO_JOBS=16
 	FIO_SECS=10
+	RMAP_NS=${BENCH_RMAP_NS:-8 64}
+	RMAP_MB=128
 fi
 FIO_MB=$SIZE_MB
 # Under -icount a second is 10^9 instructions per vCPU, about 6 s of wall
@@ -87,7 +91,7 @@ if [ "$KERNEL" = stock ]; then
 	ALL_SCENARIOS="5"
 	ALL_CONTENDERS="unpatched"
 else
-	ALL_SCENARIOS="1 2 3 4 5 6 7"
+	ALL_SCENARIOS="1 2 3 4 5 6 7 8"
 	ALL_CONTENDERS="stock pt_share shmem-thp hugetlb"
 fi
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
@@ -454,6 +458,38 @@ scenario_7() {
 	rm -f /dev/shm/fio.dat "$THP_DIR/fio.dat"
 }
 
+# 8. rmap-driven changes: move_pages() to the other node, truncation, and
+# reclaim (memory.reclaim, swap on zram) of a file that N processes have
+# mapped and read, sharing off and on (scripts/bench/ptb_rmap.c). Times are
+# emulated; the IPI counts from /proc/interrupts are exact.
+scenario_8() {
+	local r n op c cg=/sys/fs/cgroup/ptb-rmap
+	swapoff /dev/zram0 2>/dev/null || true
+	echo 1 > /sys/block/zram0/reset
+	echo $(( RMAP_MB * 4 ))M > /sys/block/zram0/disksize
+	mkswap /dev/zram0 > /dev/null
+	swapon /dev/zram0
+	echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+	mkdir -p "$cg"
+	for r in $(seq "$REPS"); do
+		for n in $RMAP_NS; do
+			for op in migrate truncate reclaim; do
+				for c in $(pick stock pt_share); do
+					use "$c"
+					run "scenario=s8 contender=$c rep=$r" \
+						"$BIN/ptb_rmap" -o "$op" -n "$n" \
+						-s "$RMAP_MB" -c "$cg"
+					echo 3 > /proc/sys/vm/drop_caches
+				done
+			done
+		done
+	done
+	use stock
+	swapoff /dev/zram0
+	echo 1 > /sys/block/zram0/reset
+	rmdir "$cg"
+}
+
 # ---- main ------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -486,6 +522,8 @@ mkdir -p "$OUT"
 	echo "fio_jobs=$FIO_JOBS"
 	echo "fio_secs=$FIO_SECS"
 	echo "fio_mb=$FIO_MB"
+	echo "rmap_ns=$RMAP_NS"
+	echo "rmap_mb=$RMAP_MB"
 	echo "scenarios=$SCENARIOS"
 	echo "contenders=$CONTENDERS"
 	echo "start=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -521,7 +559,7 @@ if want_scenario 1 || want_scenario 2 || want_scenario 3 || want_scenario 4; the
 	run_scenario scenarios_1234
 	remove_files
 fi
-for s in 5 6 7; do
+for s in 5 6 7 8; do
 	if want_scenario $s; then run_scenario scenario_$s; fi
 done
 set_pt_share 0 || true

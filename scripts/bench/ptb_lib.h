@@ -118,6 +118,36 @@ static inline long ptb_vmstat(const char *key)
 	return found;
 }
 
+/*
+ * The interrupts of one /proc/interrupts row ("TLB", "CAL"), summed over
+ * the CPUs; -1 if there is no such row.
+ */
+static inline long ptb_irqs(const char *row)
+{
+	char line[1024], *s, *end;
+	size_t n = strlen(row);
+	long sum = -1, v;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		for (s = line; *s == ' '; s++)
+			;
+		if (strncmp(s, row, n) || s[n] != ':')
+			continue;
+		sum = 0;
+		for (s += n + 1;; s = end) {
+			v = strtol(s, &end, 10);
+			if (end == s)
+				break;
+			sum += v;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
 static inline int ptb_write_str(const char *path, const char *val)
 {
 	size_t len = strlen(val);

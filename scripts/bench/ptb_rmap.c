@@ -2,19 +2,23 @@
 /*
  * ptb_rmap: the cost of rmap-driven changes to pages that N processes map.
  *
- * An entry of a shared PTE table is cleared once and then every CPU is
- * flushed, because each attached process maps the table at an address of
- * its own (mm/pt_share.c). Without sharing, the rmap walk clears one entry
- * per process and flushes the CPUs of each process in turn. This program
- * times the three operations that take that path, on one shmem file that
- * N holder processes have mapped and fully read:
+ * An entry of a shared PTE table is cleared once and flushed from the
+ * processes attached to the table, each at the address it maps the table
+ * at (mm/pt_share.c); reclaim batches those flushes. Without sharing, the
+ * rmap walk clears one entry per process and flushes the CPUs of each
+ * process in turn. This program times the three operations that take that
+ * path, on one shmem file that N holder processes have mapped and fully
+ * read, and counts the TLB-shootdown and function-call IPIs they cost
+ * (/proc/interrupts "TLB" and "CAL", summed over the CPUs) and pt_share's
+ * flush counters:
  *
  *	migrate		move_pages(MPOL_MF_MOVE_ALL) of every page to node 1
  *	truncate	ftruncate() to 0
  *	reclaim		memory.reclaim of the file's pages (needs swap)
  *
  * Usage: ptb_rmap -o OP -n N -s SIZE_MB [-t TAG] [-c CGROUP_DIR]
- * Prints "RESULT TAG op=OP n=N size_mb=S ms=T pages=P ...". The caller
+ * Prints "RESULT TAG op=OP n=N size_mb=S ms=T ... pages=P tlb_ipis=I
+ * cal_ipis=C flushes=F batched=B flush_mms=M". The caller
  * sets vm.pt_share; it runs the same work with sharing on and off.
  */
 #include "ptb_lib.h"
@@ -32,6 +36,7 @@ int main(int argc, char **argv)
 {
 	const char *op = NULL, *tag = "rmap", *cg = NULL;
 	long n = 8, size_mb = 256, i, a0, out0, npages;
+	long tlb0, cal0, fl0, ba0, mm0;
 	int opt, fd, rdy[2], go[2], *nodes, *status;
 	size_t size, off;
 	long long t0, t1;
@@ -122,6 +127,11 @@ int main(int argc, char **argv)
 		nodes[i] = 1;
 	}
 	out0 = ptb_vmstat("pswpout");
+	fl0 = ptb_vmstat("pt_share_flush");
+	ba0 = ptb_vmstat("pt_share_flush_batched");
+	mm0 = ptb_vmstat("pt_share_flush_mms");
+	tlb0 = ptb_irqs("TLB");
+	cal0 = ptb_irqs("CAL");
 
 	t0 = ptb_now_ns();
 	if (!strcmp(op, "migrate")) {
@@ -141,6 +151,11 @@ int main(int argc, char **argv)
 			die("memory.reclaim");
 	}
 	t1 = ptb_now_ns();
+	tlb0 = ptb_irqs("TLB") - tlb0;
+	cal0 = ptb_irqs("CAL") - cal0;
+	fl0 = ptb_vmstat("pt_share_flush") - fl0;
+	ba0 = ptb_vmstat("pt_share_flush_batched") - ba0;
+	mm0 = ptb_vmstat("pt_share_flush_mms") - mm0;
 
 	printf("RESULT %s op=%s n=%ld size_mb=%ld ms=%.3f attaches=%ld",
 	       tag, op, n, size_mb, (t1 - t0) / 1e6,
@@ -156,7 +171,8 @@ int main(int argc, char **argv)
 	} else {
 		printf(" pages=%ld", npages);
 	}
-	printf("\n");
+	printf(" tlb_ipis=%ld cal_ipis=%ld flushes=%ld batched=%ld flush_mms=%ld\n",
+	       tlb0, cal0, fl0, ba0, mm0);
 	fflush(stdout);
 
 	for (i = 1; i < n; i++)

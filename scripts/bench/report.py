@@ -336,6 +336,38 @@ def main():
         {c: Cell(vals("pt_growth_kb", scenario="s7", contender=c))
          for c in CONTENDERS})
 
+    # ---- 8 -------------------------------------------------------------------
+    rmap_mb = env.get("rmap_mb", "?")
+    what = {"migrate": "move_pages() of every page to the other node",
+            "truncate": "ftruncate() to 0",
+            "reclaim": "memory.reclaim of the file (swap on zram)"}
+    for n in sorted({r.get("n") for r in sel(scenario="s8")}):
+        for op in ("migrate", "truncate", "reclaim"):
+            kw = dict(scenario="s8", op=op, n=n)
+            label = f"{what[op]}, {rmap_mb} MiB, N={n}"
+            add("8. rmap", f"{label} (ms, emulated)",
+                {c: Cell(vals("ms", contender=c, **kw)) for c in CONTENDERS})
+            add("8. rmap", f"{label}: TLB-shootdown IPIs",
+                {c: Cell(vals("tlb_ipis", contender=c, **kw))
+                 for c in CONTENDERS})
+            add("8. rmap", f"{label}: function-call IPIs",
+                {c: Cell(vals("cal_ipis", contender=c, **kw))
+                 for c in CONTENDERS})
+            add("8. rmap", f"{label}: pages moved, truncated or swapped out",
+                {c: Cell(vals("pages", contender=c, **kw))
+                 for c in CONTENDERS})
+    for r in sel(scenario="s8", contender="pt_share"):
+        ent = (r.get("flushes") or 0) + (r.get("batched") or 0)
+        if r.get("attaches", 0) <= 0:
+            flagged.add(("pt_share", r.get("n")))
+            warnings.append(f"s8 pt_share {r.get('op')} N={r.get('n')} rep "
+                            f"{r.get('rep')}: no table attached")
+        elif ent and r.get("flush_mms", 0) < ent * r.get("n", 1):
+            warnings.append(
+                f"s8 pt_share {r.get('op')} N={r.get('n')} rep "
+                f"{r.get('rep')}: {r.get('flush_mms')} mms flushed for "
+                f"{ent} entries, fewer than N per entry")
+
     # ---- output ----------------------------------------------------------------
     present = [c for c in CONTENDERS if any(per.get(c) for _, _, per, _, _
                                             in table)]

@@ -1,7 +1,8 @@
 #!/bin/bash
 # rmap.sh: the cost of rmap-driven changes (migration, truncation, reclaim)
 # to pages that N processes map, with vm.pt_share=0 and =1 in one boot.
-# Shared tables clear an entry once and flush every CPU; see ptb_rmap.c.
+# Shared tables clear an entry once and flush only the mms attached to the
+# table (batched under reclaim); see ptb_rmap.c.
 #
 # On the host: builds ptb_rmap and boots the release kernel with this
 # script; in the guest: runs REPS x {8, 64 mappers} x {migrate, truncate,
@@ -46,19 +47,23 @@ for rep in $(seq "$REPS"); do
 done
 echo 0 > /proc/sys/vm/pt_share
 swapoff /dev/zram0
-echo "median ms of $REPS (pages: pages moved, truncated or swapped out):"
-awk '{
+echo "medians of $REPS: ms, TLB-shootdown IPIs (pages: moved, truncated or swapped out):"
+awk '
+function median(list,	a, c, i, j, t) {
+	c = split(substr(list, 2), a, " ")
+	for (i = 2; i <= c; i++)	# insertion sort: mawk has no asort
+		for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return a[int((c + 1) / 2)]
+}
+{
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	k = f["op"] " n=" f["n"] " pt_share=" f["pt_share"]
 	ms[k] = ms[k] " " f["ms"]; pg[k] = pg[k] " " f["pages"]
+	tlb[k] = tlb[k] " " f["tlb_ipis"]; cal[k] = cal[k] " " f["cal_ipis"]
 } END {
-	for (k in ms) {
-		c = split(substr(ms[k], 2), a, " ")
-		for (i = 2; i <= c; i++)	# insertion sort: mawk has no asort
-			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		split(substr(pg[k], 2), p, " ")
-		printf "  %-32s %10.1f ms  (pages %s)\n", k, a[int((c + 1) / 2)], pg[k]
-	}
+	for (k in ms)
+		printf "  %-32s %10.1f ms %8d TLB %8d CAL IPIs  (pages %s)\n", k,
+		       median(ms[k]), median(tlb[k]), median(cal[k]), pg[k]
 }' "$out" | sort

@@ -8,7 +8,8 @@
 #   BENCH_NO_BUILD=1    do not (re)build the kernels, use what is built
 #   BENCH_NO_STOCK=1    skip the unpatched-kernel boot
 #   BENCH_SCENARIOS, BENCH_CONTENDERS, BENCH_NS, BENCH_SIZE_MB, BENCH_REPS,
-#   BENCH_PROBE_N       passed to the guest (see scripts/bench/guest.sh)
+#   BENCH_PROBE_N, BENCH_RMAP_NS
+#                       passed to the guest (see scripts/bench/guest.sh)
 #   MEM                 guest memory (default 8G)
 #   BENCH_OUT           results directory (default results/bench-<timestamp>)
 # shellcheck source=SCRIPTDIR/../../harness/lib.sh
@@ -30,7 +31,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 
 mkdir -p "$BIN"
-for prog in ptb_share ptb_pf; do
+for prog in ptb_share ptb_pf ptb_rmap; do
 	if [ ! -x "$BIN/$prog" ] || [ "$HERE/$prog.c" -nt "$BIN/$prog" ] ||
 	   [ "$HERE/ptb_lib.h" -nt "$BIN/$prog" ]; then
 		gcc -O2 -Wall -Wextra -Werror -o "$BIN/$prog" "$HERE/$prog.c"
@@ -82,7 +83,7 @@ append+=" ${APPEND:-}"
 # The guest gets a clean environment: pass the knobs on its command line.
 genv="QUICK=$QUICK"
 for v in BENCH_CONTENDERS BENCH_NS BENCH_SIZE_MB BENCH_REPS \
-	BENCH_PROBE_N BENCH_STRESS_ARGS; do
+	BENCH_PROBE_N BENCH_STRESS_ARGS BENCH_RMAP_NS; do
 	[ -n "${!v:-}" ] && genv+=" $v='${!v}'"
 done
 
@@ -90,7 +91,7 @@ done
 # boots of its own under QEMU -icount, where guest time counts
 # instructions, so host load cannot move it. The rest runs in one
 # ordinary boot.
-scen=${BENCH_SCENARIOS:-1 2 3 4 5 6 7}
+scen=${BENCH_SCENARIOS:-1 2 3 4 5 6 7 8}
 main_scen=$(echo " $scen " | sed 's/ 5 / /; s/^ *//; s/ *$//')
 icount_5=0
 case " $scen " in *" 5 "*) icount_5=1 ;; esac

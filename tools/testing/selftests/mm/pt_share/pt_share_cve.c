@@ -24,6 +24,12 @@
  * gup_fast_vs_unshare: O_DIRECT reads from an ext4 file on a loop device
  *   into a shared mapping (GUP-fast pins its pages) race with detach and
  *   table reuse; the data lands in the right pages and nowhere else.
+ * stale_tlb_after_migration, stale_tlb_after_reclaim: writers on both
+ *   CPUs keep writing counters into a few pages while the first process
+ *   to map the file migrates them between the nodes, or reclaims them to
+ *   swap on zram. A sharer whose TLB was not flushed when the entry was
+ *   cleared writes into the old page after it was copied or written out,
+ *   and the write is lost. Each runs with sharing off and then on.
  *
  * All of them end with the live shared tables, the attachments and
  * PageTables where they started. PT_SHARE_FULL=1 runs them longer.
@@ -37,6 +43,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/falloc.h>
+#include <linux/mempolicy.h>
 
 #include "../../kselftest_harness.h"
 #include "pt_share_util.h"
@@ -56,6 +63,8 @@ static inline uint64_t tag(unsigned long i, unsigned long salt)
 /* Shared by every process of a test: flags, counts, the first error. */
 struct shared {
 	long iter, ready, mapped, unmapped, refilled, done, stop, held;
+	uint64_t last[2][8];	/* rmap cases: each writer's last values */
+	long writes, moved, rounds;
 	char *addr[4];
 	long fails, ops, reads_ok, faults, attached;
 	char msg[256];
@@ -758,13 +767,6 @@ TEST_F_TIMEOUT(cve, split_race, 1200)
 #define MNT		"/tmp/pt_share_cve.mnt"
 #define IMG		"/tmp/pt_share_cve.img"
 
-static int sh_cmd(const char *cmd)
-{
-	int ret = system(cmd);
-
-	return WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
-}
-
 static uint64_t block_tag(unsigned long b)
 {
 	return tag(b, 0xd10);
@@ -933,11 +935,11 @@ TEST_F_TIMEOUT(cve, gup_fast_vs_unshare, 1200)
 	pid_t reader, churn[2];
 	int dfd, i;
 
-	sh_cmd("umount " MNT " 2>/dev/null");
-	if (sh_cmd("mkdir -p " MNT) || sh_cmd("truncate -s 64M " IMG) ||
-	    sh_cmd("mkfs.ext4 -q -F " IMG " >/dev/null 2>&1") ||
-	    sh_cmd("mount -o loop " IMG " " MNT)) {
-		sh_cmd("rm -f " IMG);
+	pt_sh("umount " MNT " 2>/dev/null");
+	if (pt_sh("mkdir -p " MNT) || pt_sh("truncate -s 64M " IMG) ||
+	    pt_sh("mkfs.ext4 -q -F " IMG " >/dev/null 2>&1") ||
+	    pt_sh("mount -o loop " IMG " " MNT)) {
+		pt_sh("rm -f " IMG);
 		SKIP(return, "needs mkfs.ext4, ext4 and loop mounts");
 	}
 	dfd = make_source();
@@ -959,11 +961,266 @@ TEST_F_TIMEOUT(cve, gup_fast_vs_unshare, 1200)
 		EXPECT_EQ(0, wait_pid_ok(churn[i]));
 	close(dfd);
 	EXPECT_EQ(-1, scan_destination(self->fd));
-	EXPECT_EQ(0, sh_cmd("umount " MNT " && rm -f " IMG " && rmdir " MNT));
+	EXPECT_EQ(0, pt_sh("umount " MNT " && rm -f " IMG " && rmdir " MNT));
 	report(_metadata);
 	EXPECT_LT(0, sh->reads_ok);
 	EXPECT_LT(0, sh->attached);
 	no_leak(_metadata, self);
+}
+
+/* ---- stale TLB after migration and reclaim ------------------------------ */
+
+#define RMAP_WRITERS	2
+#define RMAP_HOT	8
+#define RMAP_SHARERS	(RMAP_WRITERS + 1)	/* and the mover */
+#define RMAP_CG		"/sys/fs/cgroup/pt_share_cve"
+
+enum rmap_op { RMAP_MIGRATE, RMAP_RECLAIM };
+
+/* The hot pages: a few, spread over both tables, to stay in the TLB. */
+static unsigned long hot_page(int h)
+{
+	return h * (NR_PAGES / RMAP_HOT) + 5;
+}
+
+/* The file offset of the word of hot page @h that writer @w alone writes. */
+static off_t hot_off(int h, int w)
+{
+	return hot_page(h) * PT_PAGE + (16 + w) * sizeof(uint64_t);
+}
+
+/*
+ * Writer @w, on CPU @w: check that its word of every hot page still holds
+ * the value it wrote last, round after round, and write a new value every
+ * RMAP_WRITE_EVERY rounds. A write that went through a stale TLB entry
+ * into a page that was already copied (migration) or written out
+ * (reclaim) is not in the page the file now holds: the next check through
+ * a fresh entry, or the final check through read(), finds the value
+ * before it. The rounds in between leave pages that were read in again
+ * clean, so that reclaim frees them without writing them out: a read
+ * through a stale entry after the free sees the page zeroed (the debug
+ * kernel boots with init_on_free=1) or reused.
+ */
+#define RMAP_WRITE_EVERY	8
+
+static void rmap_writer(int fd, int w)
+{
+	uint64_t expect[RMAP_HOT], v, seq = 0;
+	unsigned long round;
+	uint64_t *word;
+	char *p;
+	int h;
+
+	if (pin_to(w))
+		_exit(2);
+	p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	if (!p)
+		_exit(3);
+	for (h = 0; h < RMAP_HOT; h++)
+		expect[h] = tag(hot_page(h), 0);
+	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_RELEASE);
+	for (round = 0; !LOAD(sh->stop); round++) {
+		for (h = 0; h < RMAP_HOT; h++) {
+			word = (uint64_t *)(p + hot_off(h, w));
+			v = PT_LOAD(*word);
+			if (v != expect[h]) {
+				fail_msg("writer %d: page %lu: %#lx, not %#lx (stale TLB)",
+					 w, hot_page(h), (unsigned long)v,
+					 (unsigned long)expect[h]);
+				goto out;
+			}
+			if (round % RMAP_WRITE_EVERY)
+				continue;
+			expect[h] = (uint64_t)(w + 1) << 56 | ++seq;
+			PT_STORE(*word, expect[h]);
+		}
+	}
+out:
+	memcpy(sh->last[w], expect, sizeof(expect));
+	__atomic_add_fetch(&sh->writes, seq, __ATOMIC_RELAXED);
+	_exit(0);
+}
+
+/* move_pages() the hot pages to node 1, 0, 1, ...; how many moved. */
+static long rmap_migrate(char *p, int node)
+{
+	void *pages[RMAP_HOT];
+	int nodes[RMAP_HOT], status[RMAP_HOT], h;
+	long moved = 0;
+
+	for (h = 0; h < RMAP_HOT; h++) {
+		pages[h] = p + hot_page(h) * PT_PAGE;
+		nodes[h] = node;
+	}
+	if (syscall(__NR_move_pages, 0, RMAP_HOT, pages, nodes, status,
+		    MPOL_MF_MOVE_ALL) < 0) {
+		fail_msg("move_pages: %s", strerror(errno));
+		return 0;
+	}
+	for (h = 0; h < RMAP_HOT; h++)
+		moved += status[h] == node;
+	return moved;
+}
+
+/*
+ * The mover, on CPU 1: the first to map the file, so that its VMA comes
+ * first in the file's i_mmap tree and a flush that reaches only the first
+ * sharer misses both writers. It migrates the hot pages or reclaims the
+ * cgroup that holds the file's pages until @secs are up.
+ */
+static void rmap_mover(int fd, enum rmap_op op, int secs)
+{
+	unsigned long off;
+	double end;
+	int node = 1;
+	char *p;
+
+	if (pin_to(1))
+		_exit(2);
+	p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	if (!p)
+		_exit(3);
+	for (off = 0; off < SIZE; off += PT_PAGE)
+		pt_touch(p + off);
+	STORE(sh->mapped, 1);
+	while (LOAD(sh->ready) < RMAP_WRITERS)
+		sched_yield();
+	for (end = pt_now() + secs; pt_now() < end; sh->rounds++) {
+		if (op == RMAP_MIGRATE) {
+			sh->moved += rmap_migrate(p, node);
+			node = !node;
+		} else {
+			/* Fails with EAGAIN once little is left: go on. */
+			pt_write_file(RMAP_CG "/memory.reclaim", "4M");
+		}
+	}
+	STORE(sh->stop, 1);
+	_exit(0);
+}
+
+/* The file's pages, charged to RMAP_CG: the fill runs in there. */
+static int rmap_fill_in_cgroup(void *arg)
+{
+	int fd = *(int *)arg;
+
+	if (pt_cg_enter(RMAP_CG))
+		return 1;
+	if (ftruncate(fd, 0) || ftruncate(fd, SIZE) || fill(fd, 0))
+		return 2;
+	return 0;
+}
+
+struct rmap_counts {
+	long attach, flush, batched, mms, moved, swapped;
+};
+
+static void rmap_counts(struct rmap_counts *c)
+{
+	c->attach = pt_read_vmstat("pt_share_attach");
+	c->flush = pt_read_vmstat("pt_share_flush");
+	c->batched = pt_read_vmstat("pt_share_flush_batched");
+	c->mms = pt_read_vmstat("pt_share_flush_mms");
+	c->moved = pt_read_vmstat("pgmigrate_success");
+	c->swapped = pt_read_vmstat("pswpout");
+}
+
+/* One run, with vm.pt_share = @on; false if it could not be set up. */
+static void rmap_run(struct __test_metadata *_metadata,
+		     struct _test_data_cve *self, enum rmap_op op, bool on)
+{
+	static const char *const onoff[] = { "off", "on" };
+	int secs = pt_full_mode() ? 30 : 4, w, h;
+	struct rmap_counts c0, c1;
+	pid_t mover, writer[RMAP_WRITERS];
+	long entries;
+	uint64_t v;
+
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, on ? "1" : "0"));
+	memset(sh, 0, sizeof(*sh));
+	/* Fresh pages, charged to RMAP_CG for reclaim. */
+	ASSERT_EQ(0, op == RMAP_RECLAIM ?
+		     pt_in_child(rmap_fill_in_cgroup, &self->fd) :
+		     fill(self->fd, 0));
+	rmap_counts(&c0);
+	mover = fork();
+	ASSERT_LE(0, mover);
+	if (!mover)
+		rmap_mover(self->fd, op, secs);
+	while (!LOAD(sh->mapped)) {
+		ASSERT_NE(mover, waitpid(mover, NULL, WNOHANG));
+		sched_yield();
+	}
+	for (w = 0; w < RMAP_WRITERS; w++) {
+		writer[w] = fork();
+		ASSERT_LE(0, writer[w]);
+		if (!writer[w])
+			rmap_writer(self->fd, w);
+	}
+	EXPECT_EQ(0, wait_pid_ok(mover));
+	for (w = 0; w < RMAP_WRITERS; w++)
+		EXPECT_EQ(0, wait_pid_ok(writer[w]));
+	rmap_counts(&c1);
+
+	/* What the file holds, read through no TLB at all. */
+	for (w = 0; w < RMAP_WRITERS; w++)
+		for (h = 0; h < RMAP_HOT; h++) {
+			ASSERT_EQ((ssize_t)sizeof(v),
+				  pread(self->fd, &v, sizeof(v), hot_off(h, w)));
+			if (v != sh->last[w][h])
+				fail_msg("after the run: writer %d, page %lu: %#lx, not %#lx",
+					 w, hot_page(h), (unsigned long)v,
+					 (unsigned long)sh->last[w][h]);
+		}
+	entries = c1.flush - c0.flush + c1.batched - c0.batched;
+	TH_LOG("%s: %ld writes, %ld rounds; %ld pages migrated, %ld swapped out",
+	       onoff[on], sh->writes, sh->rounds, c1.moved - c0.moved,
+	       c1.swapped - c0.swapped);
+	TH_LOG("%s: entries flushed %ld (batched %ld), from %ld mms", onoff[on],
+	       entries, c1.batched - c0.batched, c1.mms - c0.mms);
+	EXPECT_EQ(0, sh->fails) TH_LOG("%s: %s", onoff[on], sh->msg);
+	EXPECT_LT(0, sh->writes);
+	EXPECT_LT(0, op == RMAP_MIGRATE ? c1.moved - c0.moved :
+					  c1.swapped - c0.swapped);
+	if (!on) {
+		EXPECT_EQ(0, entries);
+		return;
+	}
+	/* Shared, and every cleared entry flushed from all three sharers. */
+	EXPECT_LE(RMAP_SHARERS * NR_SPANS, c1.attach - c0.attach);
+	EXPECT_LT(0, entries);
+	EXPECT_EQ(RMAP_SHARERS * entries, c1.mms - c0.mms);
+	/* Reclaim batches its flushes (migration does too, at first). */
+	if (op == RMAP_RECLAIM)
+		EXPECT_LT(0, c1.batched - c0.batched);
+}
+
+static void stale_tlb_rmap(struct __test_metadata *_metadata,
+			   struct _test_data_cve *self, enum rmap_op op)
+{
+	two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+	if (!two_cpus)
+		TH_LOG("one CPU online: no cross-CPU flush to test, local only");
+	ASSERT_EQ(0, pin_to(1));
+	rmap_run(_metadata, self, op, false);
+	rmap_run(_metadata, self, op, true);
+	no_leak(_metadata, self);
+}
+
+TEST_F_TIMEOUT(cve, stale_tlb_after_migration, 600)
+{
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs two NUMA nodes (numa=fake=2)");
+	stale_tlb_rmap(_metadata, self, RMAP_MIGRATE);
+}
+
+TEST_F_TIMEOUT(cve, stale_tlb_after_reclaim, 600)
+{
+	if (!pt_swap_setup(RMAP_CG, NULL)) {
+		pt_swap_teardown(RMAP_CG);
+		SKIP(return, "needs zram, mkswap and the memory controller");
+	}
+	stale_tlb_rmap(_metadata, self, RMAP_RECLAIM);
+	pt_swap_teardown(RMAP_CG);
 }
 
 TEST_HARNESS_MAIN

@@ -1365,47 +1365,13 @@ TEST_F(sharing, fork_storm_leaves_nothing)
 
 #define CG	"/sys/fs/cgroup/pt_share_test"
 
-static int run_cmd(const char *cmd)
-{
-	int ret = system(cmd);
-
-	return WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
-}
-
-static void swap_teardown(void)
-{
-	/* Lift the limit first: swapoff brings the pages back into it. */
-	pt_write_file(CG "/memory.max", "max");
-	run_cmd("swapoff /dev/zram0 2>/dev/null");
-	pt_write_file("/sys/block/zram0/reset", "1");
-	rmdir(CG);
-}
-
-static bool swap_setup(void)
-{
-	if (access("/sys/block/zram0/disksize", F_OK) ||
-	    access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
-		return false;
-	/* A run killed by its timeout leaves zram0 as swap: start over. */
-	swap_teardown();
-	if (pt_write_file("/sys/block/zram0/disksize", "64M") ||
-	    run_cmd("mkswap /dev/zram0 >/dev/null") ||
-	    run_cmd("swapon /dev/zram0"))
-		return false;
-	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	if (mkdir(CG, 0755) && errno != EEXIST)
-		return false;
-	return !pt_write_file(CG "/memory.max", "8M");
-}
-
 static int swap_child(void *arg)
 {
 	long a0 = pt_read_vmstat("pt_share_attach");
-	char pid[16], *p;
+	char *p;
 	int i;
 
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (pt_write_file(CG "/cgroup.procs", pid))
+	if (pt_cg_enter(CG))
 		return 10;
 	/*
 	 * Free the pages and write them again, so that they are charged here:
@@ -1432,8 +1398,8 @@ TEST_F_TIMEOUT(sharing, swap_out_and_in, SLOW_TEST_TIMEOUT)
 	long out0, in0;
 	struct holder h;
 
-	if (!swap_setup()) {
-		swap_teardown();
+	if (!pt_swap_setup(CG, "8M")) {
+		pt_swap_teardown(CG);
 		SKIP(return, "needs zram, mkswap and the memory controller");
 	}
 	out0 = pt_read_vmstat("pswpout");
@@ -1448,7 +1414,7 @@ TEST_F_TIMEOUT(sharing, swap_out_and_in, SLOW_TEST_TIMEOUT)
 	       pt_read_vmstat("pswpin") - in0);
 	EXPECT_GT(pt_read_vmstat("pswpout") - out0, 0);
 	EXPECT_GT(pt_read_vmstat("pswpin") - in0, 0);
-	swap_teardown();
+	pt_swap_teardown(CG);
 }
 
 TEST_HARNESS_MAIN

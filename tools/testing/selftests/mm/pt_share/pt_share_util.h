@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #ifndef MADV_PT_SHARE
 #define MADV_PT_SHARE		26
@@ -178,6 +180,78 @@ static inline char *pt_map_aligned(int fd, size_t len, int prot)
 		return NULL;
 	p = mmap(hole, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Run @fn(@arg) in a child process: its exit status, or -1. */
+static inline int pt_in_child(int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	if (!pid)
+		_exit(fn(arg));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* ---- shell commands and swap on zram ----------------------------------- */
+
+/* The exit status of sh -c @cmd, or -1. */
+static inline int pt_sh(const char *cmd)
+{
+	int ret = system(cmd);
+
+	return WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
+}
+
+/* Undo pt_swap_setup(): no swap, zram0 reset, @cg removed. */
+static inline void pt_swap_teardown(const char *cg)
+{
+	char path[128];
+
+	/* Lift the limit first: swapoff brings the pages back into it. */
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	pt_write_file(path, "max");
+	pt_sh("swapoff /dev/zram0 2>/dev/null");
+	pt_write_file("/sys/block/zram0/reset", "1");
+	rmdir(cg);
+}
+
+/*
+ * Swap on a 64 MiB zram0 and a memory cgroup @cg limited to @max (or not
+ * limited, for NULL). False if the kernel or the tools lack any of it.
+ */
+static inline bool pt_swap_setup(const char *cg, const char *max)
+{
+	char path[128];
+
+	if (access("/sys/block/zram0/disksize", F_OK) ||
+	    access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
+		return false;
+	/* A run killed by its timeout leaves zram0 as swap: start over. */
+	pt_swap_teardown(cg);
+	if (pt_write_file("/sys/block/zram0/disksize", "64M") ||
+	    pt_sh("mkswap /dev/zram0 >/dev/null") ||
+	    pt_sh("swapon /dev/zram0"))
+		return false;
+	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	if (mkdir(cg, 0755) && errno != EEXIST)
+		return false;
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	return !max || !pt_write_file(path, max);
+}
+
+/* Move the calling process into @cg. */
+static inline int pt_cg_enter(const char *cg)
+{
+	char path[128], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return pt_write_file(path, pid);
 }
 
 /* ---- the sysctls: switch sharing on, restore at the end ---------------- */
