@@ -143,12 +143,20 @@ int main(int argc, char **argv)
 			die("ftruncate");
 	} else {
 		char path[512], amount[32];
+		int round;
 
 		snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
 		snprintf(amount, sizeof(amount), "%zu", size);
-		/* EAGAIN: less than asked could be reclaimed; count below. */
-		if (ptb_write_str(path, amount) && errno != EAGAIN)
-			die("memory.reclaim");
+		/*
+		 * The first passes find the pages referenced (every holder has
+		 * read them) and only age them: ask again until nearly all of
+		 * the file is out, at most 16 times. EAGAIN: less than asked
+		 * could be reclaimed; the pages are counted below.
+		 */
+		for (round = 0; round < 16 &&
+		     ptb_vmstat("pswpout") - out0 < npages * 95 / 100; round++)
+			if (ptb_write_str(path, amount) && errno != EAGAIN)
+				die("memory.reclaim");
 	}
 	t1 = ptb_now_ns();
 	tlb0 = ptb_irqs("TLB") - tlb0;

@@ -356,6 +356,10 @@ def main():
             add("8. rmap", f"{label}: pages moved, truncated or swapped out",
                 {c: Cell(vals("pages", contender=c, **kw))
                  for c in CONTENDERS})
+            add("8. rmap", f"{label}: time per page (us, emulated)",
+                {c: Cell([r["ms"] * 1000 / r["pages"]
+                          for r in sel(contender=c, **kw)
+                          if r.get("pages")]) for c in CONTENDERS})
     for r in sel(scenario="s8", contender="pt_share"):
         ent = (r.get("flushes") or 0) + (r.get("batched") or 0)
         if r.get("attaches", 0) <= 0:
