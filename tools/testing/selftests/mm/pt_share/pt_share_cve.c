@@ -185,20 +185,26 @@ static void report(struct __test_metadata *_metadata)
 	EXPECT_EQ(0, sh->fails) TH_LOG("first failure: %s", sh->msg);
 }
 
+/* Map the whole file read-write and touch every page: attached. */
+static char *map_touched(int fd)
+{
+	char *p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	unsigned long off;
+
+	for (off = 0; p && off < SIZE; off += PT_PAGE)
+		pt_touch(p + off);
+	return p;
+}
+
 /* A holder keeps the shared tables of the whole file alive. */
 static pid_t start_holder(int fd)
 {
 	pid_t pid = fork();
-	unsigned long off;
-	char *p;
 
 	if (pid)
 		return pid;
-	p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
-	if (!p)
+	if (!map_touched(fd))
 		_exit(1);
-	for (off = 0; off < SIZE; off += PT_PAGE)
-		pt_touch(p + off);
 	/* Attached: from now on the file may be truncated under us. */
 	STORE(sh->held, 1);
 	while (!LOAD(sh->stop))
@@ -1070,18 +1076,15 @@ static long rmap_migrate(char *p, int node)
  */
 static void rmap_mover(int fd, enum rmap_op op, int secs)
 {
-	unsigned long off;
 	double end;
 	int node = 1;
 	char *p;
 
 	if (pin_to(1))
 		_exit(2);
-	p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	p = map_touched(fd);
 	if (!p)
 		_exit(3);
-	for (off = 0; off < SIZE; off += PT_PAGE)
-		pt_touch(p + off);
 	STORE(sh->mapped, 1);
 	while (LOAD(sh->ready) < RMAP_WRITERS)
 		sched_yield();
