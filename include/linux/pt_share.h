@@ -27,6 +27,14 @@
 DECLARE_STATIC_KEY_FALSE(pt_share_enabled_key);
 DECLARE_STATIC_KEY_FALSE(pt_share_used_key);
 
+#ifdef CONFIG_PT_SHARE_DEBUG_WINDOWS
+void pt_share_debug_zap_window(void);
+#else
+static inline void pt_share_debug_zap_window(void)
+{
+}
+#endif
+
 /**
  * pt_share_enabled - is attaching to shared page tables switched on?
  *
@@ -183,8 +191,14 @@ static inline void pt_share_add_mm_counter(struct mm_struct *mm, pte_t *ptep,
 static inline bool pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 				    unsigned long addr)
 {
-	if (!pt_share_pmd_shared(pmdp_get_lockless(pmd)))
+	if (!pt_share_pmd_shared(pmdp_get_lockless(pmd))) {
+		/*
+		 * The selftests widen the window between this look and the
+		 * table lock, which zap_pte_range() closes by a re-check.
+		 */
+		pt_share_debug_zap_window();
 		return false;
+	}
 	return __pt_share_zap_pmd(vma, pmd, addr);
 }
 

@@ -31,6 +31,14 @@
  *   cleared writes into the old page after it was copied or written out,
  *   and the write is lost. Each runs with sharing off and then on.
  *
+ * zap_recheck_window: a thread of P sleeps in its MADV_DONTNEED of a
+ *   span between zap_pmd_range()'s look at P's private table and the
+ *   table's lock (a debugfs window of the debug kernel). Meanwhile
+ *   MADV_COLLAPSE in another process frees that table (khugepaged holds no
+ *   lock of P), P faults the span into a shared table and the other
+ *   process attaches to it. The zap must then detach P, not clear the
+ *   shared entries under the other process. Sharing off, then on.
+ *
  * All of them end with the live shared tables, the attachments and
  * PageTables where they started. PT_SHARE_FULL=1 runs them longer.
  */
@@ -67,6 +75,9 @@ struct shared {
 	long writes, moved, rounds;
 	char *addr[4];
 	long fails, ops, reads_ok, faults, attached;
+	long window, collapsed, touched, zapped;	/* zap_recheck_window */
+	long vmpte_kb[2];
+	double zap_secs;
 	char msg[256];
 };
 
@@ -1224,6 +1235,189 @@ TEST_F_TIMEOUT(cve, stale_tlb_after_reclaim, 600)
 	}
 	stale_tlb_rmap(_metadata, self, RMAP_RECLAIM);
 	pt_swap_teardown(RMAP_CG);
+}
+
+/* ---- the re-check under the table lock -------------------------------- */
+
+#define WINDOW_DIR	"/sys/kernel/debug/pt_share"
+#define WINDOW_MS	3000
+#define SPAN_PAGES	(PT_SPAN / PT_PAGE)
+
+static char *recheck_p;
+
+/* How many of the SPAN_PAGES pages at @p this process's pagemap has present. */
+static long present_pages(const char *p)
+{
+	uint64_t pm[SPAN_PAGES];
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	ssize_t n;
+	long k, present = 0;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, pm, sizeof(pm), (unsigned long)p / PT_PAGE * sizeof(pm[0]));
+	close(fd);
+	if (n != sizeof(pm))
+		return -1;
+	for (k = 0; k < SPAN_PAGES; k++)
+		present += pm[k] >> 63;
+	return present;
+}
+
+/* Read every page of span 0 at @p (faulting it in): all hold their tags. */
+static bool span0_ok(const char *p)
+{
+	unsigned long i;
+
+	for (i = 0; i < SPAN_PAGES; i++)
+		if (LOAD(*(const uint64_t *)(p + i * PT_PAGE)) != tag(i, 0))
+			return false;
+	return true;
+}
+
+/* P's thread T1: its MADV_DONTNEED of span 0 sleeps in the window. */
+static void *recheck_zapper(void *arg)
+{
+	char ms[16];
+	double t0;
+
+	snprintf(ms, sizeof(ms), "%d", WINDOW_MS);
+	if (pt_write_file(WINDOW_DIR "/zap_window_ms", ms)) {
+		fail_msg("arming the zap window: %s", strerror(errno));
+	} else {
+		t0 = pt_now();
+		if (madvise(recheck_p, PT_SPAN, MADV_DONTNEED))
+			fail_msg("MADV_DONTNEED: %s", strerror(errno));
+		sh->zap_secs = pt_now() - t0;
+	}
+	STORE(sh->zapped, 1);
+	return NULL;
+}
+
+/* P: maps span 0 into a private table, then zaps and faults it at once. */
+static void recheck_process(int fd, unsigned long w0)
+{
+	pthread_t t1;
+
+	recheck_p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	/* VM_NOHUGEPAGE: after the collapse, P faults the span by PTEs. */
+	if (!recheck_p || madvise(recheck_p, SIZE, MADV_NOHUGEPAGE))
+		_exit(1);
+	if (!span0_ok(recheck_p))
+		_exit(2);
+	STORE(sh->ready, 1);
+	while (!LOAD(sh->mapped))
+		usleep(1000);
+	if (pthread_create(&t1, NULL, recheck_zapper, NULL))
+		_exit(3);
+	/* T1 counts the window before it sleeps in it. */
+	while (pt_read_ulong(WINDOW_DIR "/zap_windows") == w0 &&
+	       !LOAD(sh->zapped))
+		usleep(1000);
+	sh->vmpte_kb[0] = pt_proc_kb("/proc/self/status", "VmPTE");
+	STORE(sh->window, 1);
+	while (!LOAD(sh->collapsed))
+		usleep(1000);
+	sh->vmpte_kb[1] = pt_proc_kb("/proc/self/status", "VmPTE");
+	/* The private table is gone: with sharing on, this attaches. */
+	if (!span0_ok(recheck_p))
+		fail_msg("P read a wrong tag after the collapse");
+	STORE(sh->touched, 1);
+	pthread_join(t1, NULL);
+	if (!span0_ok(recheck_p))
+		fail_msg("P read a wrong tag after its zap");
+	_exit(0);
+}
+
+static void recheck_run(struct __test_metadata *_metadata,
+			struct _test_data_cve *self, bool on)
+{
+	unsigned long w0 = pt_read_ulong(WINDOW_DIR "/zap_windows");
+	long a0, d0, attached, detached, present, early;
+	int tries = 0, ret;
+	char *c, *r;
+	pid_t pid;
+
+	memset(sh, 0, sizeof(*sh));
+	/* Small folios again: the last run collapsed span 0. */
+	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, SIZE));
+	ASSERT_EQ(0, fill(self->fd, 0));
+	/* P's table is private: sharing is off when P faults. */
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		recheck_process(self->fd, w0);
+	while (!LOAD(sh->ready))
+		ASSERT_EQ(0, waitpid(pid, NULL, WNOHANG));
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, on ? "1" : "0"));
+	a0 = pt_read_vmstat("pt_share_attach");
+	d0 = pt_read_vmstat("pt_share_detach_unmap");
+	STORE(sh->mapped, 1);
+	while (!LOAD(sh->window))
+		usleep(1000);
+
+	/* Collapse span 0: collapse_file() frees P's private table. */
+	c = pt_map_aligned(self->fd, PT_SPAN, PROT_READ);
+	ASSERT_NE(NULL, c);
+	/* EAGAIN: a page of the span was busy for a moment (locked, off LRU). */
+	do
+		ret = madvise(c, PT_SPAN, MADV_COLLAPSE);
+	while (ret && errno == EAGAIN && ++tries < 10);
+	ASSERT_EQ(0, ret) TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	ASSERT_EQ(0, munmap(c, PT_SPAN));
+	STORE(sh->collapsed, 1);
+	while (!LOAD(sh->touched))
+		usleep(1000);
+
+	/* R: with sharing on, attached to the table P faulted into. */
+	r = pt_map_aligned(self->fd, PT_SPAN, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, madvise(r, PT_SPAN, MADV_NOHUGEPAGE));
+	ASSERT_TRUE(span0_ok(r));
+	attached = pt_read_vmstat("pt_share_attach") - a0;
+	early = LOAD(sh->zapped);
+	while (!LOAD(sh->zapped))
+		usleep(1000);
+	/* Before any read of R, which would fault lost entries back in. */
+	present = present_pages(r);
+	ASSERT_EQ(0, wait_pid_ok(pid));
+	detached = pt_read_vmstat("pt_share_detach_unmap") - d0;
+	TH_LOG("sharing %s: P's VmPTE %ld -> %ld kB in the window, zap slept %.2f s,",
+	       on ? "on" : "off", sh->vmpte_kb[0], sh->vmpte_kb[1],
+	       sh->zap_secs);
+	TH_LOG("  attaches %ld, unmap detaches %ld, R present %ld/%lu",
+	       attached, detached, present, SPAN_PAGES);
+	/* The collapse freed P's private table while T1 slept. */
+	EXPECT_EQ(PT_PAGE >> 10, sh->vmpte_kb[0] - sh->vmpte_kb[1]);
+	EXPECT_EQ(0, early) TH_LOG("T1's zap returned before R attached");
+	EXPECT_EQ(w0 + 1, pt_read_ulong(WINDOW_DIR "/zap_windows"));
+	EXPECT_LE(WINDOW_MS / 1000.0 - 0.1, sh->zap_secs);
+	/* P's zap cleared none of R's entries. */
+	EXPECT_EQ(SPAN_PAGES, present);
+	/* On: P and R attached, and P's zap detached P. Off: nobody. */
+	EXPECT_EQ(on ? 2 : 0, attached);
+	EXPECT_LE(on ? 1 : 0, detached);
+	EXPECT_TRUE(span0_ok(r));
+	EXPECT_EQ(0, munmap(r, PT_SPAN));
+	report(_metadata);
+}
+
+TEST_F_TIMEOUT(cve, zap_recheck_window, 300)
+{
+	char buf[128] = "";
+
+	if (access(WINDOW_DIR "/zap_window_ms", F_OK))
+		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS (the debug kernel) and debugfs");
+	if (pt_read_file(THP_SHMEM_KNOB, buf, sizeof(buf)))
+		SKIP(return, "needs shmem THP (CONFIG_TRANSPARENT_HUGEPAGE)");
+	if (strstr(buf, "[deny]"))
+		SKIP(return, "shmem THP is set to deny: MADV_COLLAPSE cannot free P's table");
+	recheck_run(_metadata, self, false);
+	recheck_run(_metadata, self, true);
+	no_leak(_metadata, self);
 }
 
 TEST_HARNESS_MAIN

@@ -714,11 +714,6 @@ TEST_F(sharing, mlock_detaches)
 	beside_holder(_metadata, self, mlock_child, NULL);
 }
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE	25
-#endif
-#define THP_SHMEM_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-
 /*
  * MADV_COLLAPSE maps the span with a PMD, as without sharing: the caller
  * detaches from the span's shared table; the data stays, in one huge page.

@@ -33,6 +33,11 @@
 
 #define PT_SHARE_KNOB	"/proc/sys/vm/pt_share"
 #define PT_MIN_KNOB	"/proc/sys/vm/pt_share_min_bytes"
+#define THP_SHMEM_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25
+#endif
 
 static inline long pt_read_vmstat(const char *name)
 {
