@@ -3,7 +3,7 @@
 # has its bug class (issue 5, part 3).
 #
 # harness/mutations/NAME.patch puts one such bug into files of the work tree
-# that the overlay writes (mm/pt_share.c, or the hook sites of the core
+# that the overlay writes (mm/pt_share*.c, or the hook sites of the core
 # patches) and names the test that must catch it ("Caught-by:"): a
 # pt_share_cve test, "PROGRAM:TEST" for a test of another pt_share kselftest
 # program (pt_share_isolate:prot_write_via_migration), or "kunit:CASE" for a

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pt_share internals: the geometry of a shared PTE table.
+ * pt_share internals, shared by mm/pt_share*.c and nothing else: the
+ * geometry of a shared PTE table, the cache that holds the tables of one
+ * address_space, and the few functions one part of pt_share calls in
+ * another.
  *
  * A shared PTE table maps PTRS_PER_PTE consecutive pages of one file. It is
  * cached in the file's address_space under the file index of its first page,
@@ -11,6 +14,7 @@
 #define _MM_PT_SHARE_CACHE_H
 
 #include <linux/mm.h>
+#include <linux/xarray.h>
 
 /*
  * pt_share_range_eligible - may [vm_start, vm_end) at @vm_pgoff use a shared
@@ -57,5 +61,121 @@ static inline unsigned long pt_share_align_offset(unsigned long pgoff)
 {
 	return (pgoff << PAGE_SHIFT) & (PMD_SIZE - 1);
 }
+
+/* ---- the cache ------------------------------------------------------- */
+
+/*
+ * Distinct protections per file that may share, in two pools: mappings that
+ * may write the file (VM_MAYWRITE) take variants from the first pool, the
+ * others from the second. An opener without write access can only fill the
+ * second pool, so no combination of read-only mappings keeps writers from
+ * sharing. A variant's slot is free again once no table of it is cached.
+ * A mapping that finds its pool full just does not share.
+ */
+#define PT_SHARE_POOL_VARIANTS	4
+#define PT_SHARE_MAX_VARIANTS	(2 * PT_SHARE_POOL_VARIANTS)
+
+/*
+ * A protection variant: the vm_page_prot and flags every entry of its tables
+ * is built from, whichever VMA a fault or an rmap walk comes through. Both
+ * are set while the slot is free (no table of it cached) and then stay, so
+ * they may be read without the cache lock by whoever holds a table of it.
+ */
+struct pt_share_variant {
+	pgprot_t prot;
+	vm_flags_t flags;
+	unsigned int nr_tables;
+};
+
+/**
+ * struct pt_share_cache - the shared PTE tables of one address_space
+ * @tables: key (table number * PT_SHARE_MAX_VARIANTS + variant) -> ptdesc.
+ *          Its xa_lock is the cache lock; it also protects @variants.
+ * @variants: the protection variants, indexed by variant id; a slot with
+ *            no cached table (nr_tables == 0) is free.
+ *
+ * A table is in @tables exactly while its pt_share_count is non-zero.
+ */
+struct pt_share_cache {
+	struct xarray tables;
+	struct pt_share_variant variants[PT_SHARE_MAX_VARIANTS];
+};
+
+static inline unsigned long pt_share_key(unsigned long index, int variant)
+{
+	return (index / PTRS_PER_PTE) * PT_SHARE_MAX_VARIANTS + variant;
+}
+
+static inline unsigned int pt_share_key_variant(unsigned long key)
+{
+	return key % PT_SHARE_MAX_VARIANTS;
+}
+
+/* The file index of the first page the table at @key maps. */
+static inline pgoff_t pt_share_key_index(unsigned long key)
+{
+	return key / PT_SHARE_MAX_VARIANTS * PTRS_PER_PTE;
+}
+
+/*
+ * The entries [*from, *to) of the table at @key that map file indices
+ * [first, last]; the table's range must overlap it.
+ */
+static inline void pt_share_entry_range(unsigned long key, pgoff_t first,
+					pgoff_t last, unsigned int *from,
+					unsigned int *to)
+{
+	pgoff_t base = pt_share_key_index(key);
+
+	*from = first > base ? first - base : 0;
+	*to = last - base >= PTRS_PER_PTE ? PTRS_PER_PTE : last - base + 1;
+}
+
+/* vm.pt_share_min_bytes: mappings shorter than this never share. */
+extern unsigned long sysctl_pt_share_min_bytes;
+
+struct pt_share_cache *pt_share_cache_get(struct address_space *mapping);
+int pt_share_variant_id(struct pt_share_cache *cache,
+			struct vm_area_struct *vma);
+void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table);
+
+/* ---- zapping entries that belong to no VMA ----------------------------- */
+
+/*
+ * The folios whose entries a zap cleared, held until no TLB maps them: a
+ * table's worth when the caller could allocate that, so that the sharers
+ * are flushed once per table, or a few on the stack.
+ */
+struct pt_share_zap {
+	struct folio **folios;
+	unsigned int nr, max;
+};
+
+#define PT_SHARE_ZAP_STACK	16
+
+void pt_share_zap_table(struct ptdesc *table, unsigned int from,
+			unsigned int to, struct pt_share_zap *zap, bool flush);
+void pt_share_flush_sharers(struct ptdesc *table, unsigned int i,
+			    pte_t pteval, bool batch);
+
+/* ---- memcg: every attachment pays for its table ------------------------ */
+
+#ifdef CONFIG_MEMCG
+void pt_share_uncharge_page(struct page *page);
+void pt_share_charge(struct mm_struct *mm);
+void pt_share_uncharge(struct mm_struct *mm);
+#else
+static inline void pt_share_uncharge_page(struct page *page)
+{
+}
+
+static inline void pt_share_charge(struct mm_struct *mm)
+{
+}
+
+static inline void pt_share_uncharge(struct mm_struct *mm)
+{
+}
+#endif
 
 #endif /* _MM_PT_SHARE_CACHE_H */

@@ -4,7 +4,7 @@
  *
  * An entry of a shared PTE table is cleared once and flushed from the
  * processes attached to the table, each at the address it maps the table
- * at (mm/pt_share.c); reclaim batches those flushes. Without sharing, the
+ * at (mm/pt_share_rmap.c); reclaim batches those flushes. Without sharing, the
  * rmap walk clears one entry per process and flushes the CPUs of each
  * process in turn. This program times the three operations that take that
  * path, on one shmem file that N holder processes have mapped and fully
