@@ -18,16 +18,21 @@
  *    change of one mm's own view makes;
  *  - pt_share_rmap.c: what reaches a table through the file rather than
  *    through one mm (reclaim, migration, truncation): it changes the entry
- *    once and flushes the sharers.
+ *    once and flushes the sharers;
+ *  - pt_share_idle.c: idle tables, kept with their entries after the last
+ *    sharer left, their LRU and the shrinker that frees them.
  *
  * Rules this file keeps:
  *
- *  - A table is in its cache exactly while its share count is non-zero,
- *    and the count is changed only under the cache lock when it may reach
- *    or leave zero. When it reaches zero no mm can reach the table any
- *    more, in page tables or TLBs (every detach flushes before it drops
- *    its share), so the last putter zaps the entries and frees the table
- *    after an RCU grace period (GUP-fast and lockless pte walkers).
+ *  - A table is in its cache while its share count is non-zero, or while
+ *    it is idle (count zero, on the idle LRU). The count is changed only
+ *    under the cache lock when it may reach or leave zero. When it reaches
+ *    zero no mm can reach the table any more, in page tables or TLBs
+ *    (every detach flushes before it drops its share), so the last putter
+ *    keeps it idle or zaps it, erases it and frees it after an RCU grace
+ *    period (GUP-fast and lockless pte walkers).
+ *  - A table leaves the cache zapped: zap, then erase, under the cache
+ *    lock.
  *  - Entries belong to no VMA: they are zapped through a stand-in VMA and
  *    mm, never a sharer's.
  *  - A variant's protection and flags are set while its slot is free and
@@ -40,7 +45,8 @@
  * one its first attachment came from); the table page is charged to none.
  *
  * Lock order: i_mmap_rwsem -> cache lock (xa_lock of pt_share_cache.tables)
- * -> pmd lock -> pte table lock. The cache lock is never taken under a pte
+ * -> pmd lock -> pte table lock, and cache lock -> list_lru lock of the
+ * idle LRU (whose shrinker only trylocks the cache lock). The cache lock is never taken under a pte
  * table lock. The attach and the detach take the table lock inside the pmd
  * lock; a flush of the sharers runs under the table lock and the i_mmap
  * lock of the rmap walk or truncation that holds it.
@@ -77,6 +83,8 @@ DEFINE_STATIC_KEY_FALSE(pt_share_used_key);
 
 /* vm.pt_share: 0 (default) or 1. Mirrors pt_share_enabled_key. */
 static unsigned int sysctl_pt_share;
+/* vm.pt_share_idle: 1 keeps tables whose last sharer left (default 0). */
+unsigned int sysctl_pt_share_idle;
 /* vm.pt_share_min_bytes: mappings shorter than this never share. */
 unsigned long sysctl_pt_share_min_bytes = PT_SHARE_MIN_BYTES_DEFAULT;
 
@@ -153,6 +161,25 @@ static int pt_share_sysctl_handler(const struct ctl_table *table, int write,
 	return 0;
 }
 
+static int pt_share_idle_handler(const struct ctl_table *table, int write,
+				 void *buffer, size_t *lenp, loff_t *ppos)
+{
+	unsigned long val;
+	int ret;
+
+	if (!write)
+		return proc_douintvec(table, write, buffer, lenp, ppos);
+	ret = pt_share_sysctl_write(buffer, lenp, ppos, 0, 1, &val);
+	if (ret)
+		return ret;
+	/* Without its LRU and shrinker, nothing could free idle tables. */
+	if (val && !pt_share_idle_ready())
+		return -ENOMEM;
+	/* Off keeps no new idle table; the shrinker frees the ones kept. */
+	WRITE_ONCE(sysctl_pt_share_idle, val);
+	return 0;
+}
+
 static int pt_share_min_bytes_handler(const struct ctl_table *table, int write,
 				      void *buffer, size_t *lenp, loff_t *ppos)
 {
@@ -181,6 +208,13 @@ static struct ctl_table pt_share_sysctls[] = {
 		.maxlen		= sizeof(sysctl_pt_share),
 		.mode		= 0644,
 		.proc_handler	= pt_share_sysctl_handler,
+	},
+	{
+		.procname	= "pt_share_idle",
+		.data		= &sysctl_pt_share_idle,
+		.maxlen		= sizeof(sysctl_pt_share_idle),
+		.mode		= 0644,
+		.proc_handler	= pt_share_idle_handler,
 	},
 	{
 		.procname	= "pt_share_min_bytes",
@@ -346,11 +380,23 @@ static void pt_share_free_rcu(struct rcu_head *head)
 	pte_free(NULL, ptdesc_page(table));
 }
 
-/*
- * The share count of @table reached zero and it left the cache: no page
- * table and no TLB references it. Zap and free it; GUP-fast and lockless
- * pte walkers may still be looking, so the free waits for a grace period.
+/**
+ * pt_share_table_free - free a table that left its cache
+ * @table: the table, zapped and erased: no page table, TLB or cache
+ *         references it any more
+ *
+ * GUP-fast and lockless pte walkers may still be looking, so the page is
+ * freed after an RCU grace period.
  */
+void pt_share_table_free(struct ptdesc *table)
+{
+	table->__page_mapping = 0;
+	table->pt_share_key = 0;
+	count_vm_event(PT_SHARE_TABLE_FREE);
+	call_rcu(&table->pt_rcu_head, pt_share_free_rcu);
+}
+
+/* Zap and free a table that nothing can reach any more (and KUnit's). */
 static void pt_share_table_release(struct ptdesc *table)
 {
 	struct folio *folios[PT_SHARE_ZAP_STACK];
@@ -360,33 +406,60 @@ static void pt_share_table_release(struct ptdesc *table)
 	};
 
 	pt_share_zap_table(table, 0, PTRS_PER_PTE, &zap, false);
-	table->__page_mapping = 0;
-	table->pt_share_key = 0;
-	count_vm_event(PT_SHARE_TABLE_FREE);
-	call_rcu(&table->pt_rcu_head, pt_share_free_rcu);
+	pt_share_table_free(table);
+}
+
+/**
+ * pt_share_erase - take a zapped table out of its cache
+ * @cache: the cache, with its lock held
+ * @table: the table, with no share and no entry left
+ *
+ * The last table of a variant frees the variant's slot.
+ */
+void pt_share_erase(struct pt_share_cache *cache, struct ptdesc *table)
+{
+	lockdep_assert_held(&cache->tables.xa_lock);
+	__xa_erase(&cache->tables, table->pt_share_key);
+	cache->variants[pt_share_key_variant(table->pt_share_key)].nr_tables--;
 }
 
 /**
  * pt_share_put - drop one share of a table
  * @cache: the cache @table belongs to
  * @table: the table
+ * @mm: the mm whose attachment ends, or NULL for a share taken by no mm
  *
- * The last share takes the table out of the cache, zaps and frees it.
+ * The last share leaves the table idle, charged to @mm's memcg, if idle
+ * tables are kept; otherwise it zaps the table, takes it out of the cache
+ * and frees it. Zap, then erase, both under the cache lock: until a table
+ * is erased, truncation and the rmap find it, so no folio it maps can be
+ * taken out of the page cache behind its back. The zap needs no flush:
+ * the last detach flushed the last mm.
  */
-void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table)
+void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table,
+		  struct mm_struct *mm)
 {
-	bool last;
+	struct obj_cgroup *objcg = mm ? pt_share_mm_objcg(mm) : NULL;
+	struct folio *folios[PT_SHARE_ZAP_STACK];
+	struct pt_share_zap zap = {
+		.folios = folios,
+		.max = ARRAY_SIZE(folios),
+	};
+	bool freed = false;
 
 	xa_lock(&cache->tables);
-	last = atomic_dec_and_test(&table->pt_share_count);
-	if (last) {
-		__xa_erase(&cache->tables, table->pt_share_key);
-		/* The last table of a variant frees its slot. */
-		cache->variants[pt_share_key_variant(table->pt_share_key)].nr_tables--;
+	if (atomic_dec_and_test(&table->pt_share_count) &&
+	    !pt_share_idle_add(table, objcg)) {
+		pt_share_zap_table(table, 0, PTRS_PER_PTE, &zap, false);
+		pt_share_erase(cache, table);
+		freed = true;
 	}
 	xa_unlock(&cache->tables);
-	if (last)
-		pt_share_table_release(table);
+	if (freed) {
+		/* The selftests check that nothing is left to do here. */
+		pt_share_debug_put_window();
+		pt_share_table_free(table);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -405,10 +478,15 @@ void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table)
  * another cgroup, as the kernel's other charges do.
  */
 
-/* mm->pt_share_objcg after a first attachment that had no memcg to charge. */
-#define PT_SHARE_UNCHARGED	((struct obj_cgroup *)1UL)
-
-static struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm)
+/**
+ * pt_share_mm_objcg - the objcg @mm's attachments are charged to
+ * @mm: the mm
+ *
+ * The first call, at the mm's first attachment, takes the current task's.
+ *
+ * Return: the objcg, or PT_SHARE_UNCHARGED for an mm that pays nothing.
+ */
+struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm)
 {
 	struct obj_cgroup *objcg = READ_ONCE(mm->pt_share_objcg);
 	struct obj_cgroup *old;
@@ -500,8 +578,8 @@ void __pt_share_mm_free(struct mm_struct *mm)
  * pt_share_mapping_destroy - free the pt_share cache of an evicted inode
  * @mapping: the inode's address_space
  *
- * Tables live only while some mm is attached, and no mm maps an inode
- * that is being destroyed, so the cache is empty by now.
+ * No mm maps an inode that is being destroyed, and eviction freed its idle
+ * tables (pt_share_mapping_evict()), so the cache is empty by now.
  */
 void pt_share_mapping_destroy(struct address_space *mapping)
 {

@@ -133,6 +133,8 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		return false;
 	index = pt_share_table_index(vma->vm_start, vma->vm_pgoff,
 				     vmf->address);
+	if (index > PT_SHARE_MAX_INDEX)
+		return false;
 
 	xa_lock(&cache->tables);
 	variant = pt_share_variant_id(cache, vma);
@@ -141,10 +143,14 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	key = pt_share_key(index, variant);
 	table = xa_load(&cache->tables, key);
 	if (table) {
-		atomic_inc(&table->pt_share_count);
+		/* An idle table comes back with its entries. */
+		if (atomic_inc_return(&table->pt_share_count) == 1)
+			pt_share_idle_reuse(table);
 	} else {
 		table = page_ptdesc(vmf->prealloc_pte);
 		table->pt_share_key = key;
+		/* Empty: not on the idle LRU. */
+		INIT_LIST_HEAD(&table->pt_list);
 		table->__page_mapping = (unsigned long)vma->vm_file->f_mapping;
 		atomic_set(&table->pt_share_count, 1);
 		if (xa_is_err(__xa_store(&cache->tables, key, table,
@@ -186,7 +192,7 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		pt_share_charge(mm);
 		count_vm_event(PT_SHARE_ATTACH);
 	} else {
-		pt_share_put(cache, table);
+		pt_share_put(cache, table, mm);
 	}
 	return true;
 
@@ -254,7 +260,7 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 	pt_share_uncharge(mm);
 	count_vm_event(PT_SHARE_DETACH);
 	count_vm_event(cause);
-	pt_share_put(vma->vm_file->f_mapping->pt_share, table);
+	pt_share_put(vma->vm_file->f_mapping->pt_share, table, mm);
 	return true;
 }
 

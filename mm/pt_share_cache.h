@@ -101,6 +101,13 @@ struct pt_share_cache {
 	struct pt_share_variant variants[PT_SHARE_MAX_VARIANTS];
 };
 
+/*
+ * The key is kept in 32 bits of the ptdesc (next to pt_share_count): files
+ * past this index (1 PiB with 4 KiB pages) do not share.
+ */
+#define PT_SHARE_MAX_INDEX \
+	((pgoff_t)(U32_MAX / PT_SHARE_MAX_VARIANTS) * PTRS_PER_PTE - 1)
+
 static inline unsigned long pt_share_key(unsigned long index, int variant)
 {
 	return (index / PTRS_PER_PTE) * PT_SHARE_MAX_VARIANTS + variant;
@@ -133,11 +140,33 @@ static inline void pt_share_entry_range(unsigned long key, pgoff_t first,
 
 /* vm.pt_share_min_bytes: mappings shorter than this never share. */
 extern unsigned long sysctl_pt_share_min_bytes;
+/* vm.pt_share_idle: keep tables whose last sharer left. */
+extern unsigned int sysctl_pt_share_idle;
 
 struct pt_share_cache *pt_share_cache_get(struct address_space *mapping);
 int pt_share_variant_id(struct pt_share_cache *cache,
 			struct vm_area_struct *vma);
-void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table);
+void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table,
+		  struct mm_struct *mm);
+void pt_share_erase(struct pt_share_cache *cache, struct ptdesc *table);
+void pt_share_table_free(struct ptdesc *table);
+
+/* ---- idle tables (pt_share_idle.c) ------------------------------------- */
+
+struct pt_share_zap;
+
+/* Is @table idle? The caller holds the cache lock. */
+static inline bool pt_share_table_idle(struct ptdesc *table)
+{
+	return !atomic_read(&table->pt_share_count);
+}
+
+bool pt_share_idle_ready(void);
+bool pt_share_idle_add(struct ptdesc *table, struct obj_cgroup *objcg);
+void pt_share_idle_reuse(struct ptdesc *table);
+bool pt_share_idle_zap(struct pt_share_cache *cache, struct ptdesc *table,
+		       unsigned int from, unsigned int to,
+		       struct pt_share_zap *zap);
 
 /* ---- zapping entries that belong to no VMA ----------------------------- */
 
@@ -160,11 +189,20 @@ void pt_share_flush_sharers(struct ptdesc *table, unsigned int i,
 
 /* ---- memcg: every attachment pays for its table ------------------------ */
 
+/* mm->pt_share_objcg after a first attachment that had no memcg to charge. */
+#define PT_SHARE_UNCHARGED	((struct obj_cgroup *)1UL)
+
 #ifdef CONFIG_MEMCG
+struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm);
 void pt_share_uncharge_page(struct page *page);
 void pt_share_charge(struct mm_struct *mm);
 void pt_share_uncharge(struct mm_struct *mm);
 #else
+static inline struct obj_cgroup *pt_share_mm_objcg(struct mm_struct *mm)
+{
+	return PT_SHARE_UNCHARGED;
+}
+
 static inline void pt_share_uncharge_page(struct page *page)
 {
 }

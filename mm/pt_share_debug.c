@@ -7,30 +7,73 @@
  *   nothing depends on it.
  * - A window is armed for one thread, the writer, and closes after one
  *   sleep: no other task is slowed, and a forgotten window costs one sleep.
- * - The sleep is taken only where the caller may sleep: zap_pmd_range()
- *   calls cond_resched() between pmds and holds no spinlock there.
+ * - The sleep is taken only where the caller may sleep.
  *
- * /sys/kernel/debug/pt_share/zap_window_ms: write N (1..10000) to sleep N
- * ms in this thread's next zap of a span whose table was private when
- * zap_pmd_range() looked; 0 disarms. Reading gives the N armed for the
- * reader, or 0.
- * /sys/kernel/debug/pt_share/zap_windows: how many such sleeps were taken.
+ * In /sys/kernel/debug/pt_share/, for each window NAME: write N (1..10000)
+ * to NAME_window_ms to sleep N ms in this thread's next pass through the
+ * window; 0 disarms. Reading gives the N armed for the reader, or 0.
+ * NAME_windows counts the sleeps taken. The windows:
+ * - zap: a zap of a span whose table was private when zap_pmd_range()
+ *   looked, before zap_pte_range() takes the table's lock;
+ * - put: the last share of a table is dropped and the table has left its
+ *   cache, before it is freed.
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/init.h>
+#include <linux/hardirq.h>
+#include <linux/preempt.h>
 #include <linux/pt_share.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 
 #define PT_SHARE_WINDOW_MAX_MS	10000
 
-static DEFINE_SPINLOCK(pt_share_window_lock);
-/* Both under pt_share_window_lock; pid 0 is "not armed". */
-static pid_t pt_share_window_pid;
-static unsigned int pt_share_window_ms;
-static atomic_long_t pt_share_windows_taken;
+struct pt_share_window {
+	const char *name;
+	spinlock_t lock;	/* protects @pid and @ms */
+	/* pid 0 is "not armed". */
+	pid_t pid;
+	unsigned int ms;
+	atomic_long_t taken;
+};
+
+enum { PT_SHARE_WINDOW_ZAP, PT_SHARE_WINDOW_PUT, PT_SHARE_NR_WINDOWS };
+
+static struct pt_share_window pt_share_windows[PT_SHARE_NR_WINDOWS] = {
+	[PT_SHARE_WINDOW_ZAP] = {
+		.name = "zap",
+		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[0].lock),
+	},
+	[PT_SHARE_WINDOW_PUT] = {
+		.name = "put",
+		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[1].lock),
+	},
+};
+
+static void pt_share_window_pass(struct pt_share_window *w)
+{
+	unsigned int ms = 0;
+
+	/* The common case: nobody armed a window. */
+	if (likely(!READ_ONCE(w->pid)))
+		return;
+	/* PREEMPT_COUNT (selected) counts spinlocks and RCU readers here. */
+	if (preempt_count() || irqs_disabled())
+		return;
+	spin_lock(&w->lock);
+	if (w->pid == current->pid) {
+		ms = w->ms;
+		WRITE_ONCE(w->pid, 0);
+		w->ms = 0;
+	}
+	spin_unlock(&w->lock);
+	if (!ms)
+		return;
+	atomic_long_inc(&w->taken);
+	msleep(ms);
+}
 
 /**
  * pt_share_debug_zap_window - sleep in the zap window, if armed for us
@@ -40,40 +83,40 @@ static atomic_long_t pt_share_windows_taken;
  */
 void pt_share_debug_zap_window(void)
 {
-	unsigned int ms = 0;
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_ZAP]);
+}
 
-	/* The common case: nobody armed a window. */
-	if (likely(!READ_ONCE(pt_share_window_pid)))
-		return;
-	spin_lock(&pt_share_window_lock);
-	if (pt_share_window_pid == current->pid) {
-		ms = pt_share_window_ms;
-		pt_share_window_pid = 0;
-		pt_share_window_ms = 0;
-	}
-	spin_unlock(&pt_share_window_lock);
-	if (!ms)
-		return;
-	atomic_long_inc(&pt_share_windows_taken);
-	msleep(ms);
+/**
+ * pt_share_debug_put_window - sleep in the put window, if armed for us
+ *
+ * Called once the last share of a table is gone and the table has left its
+ * cache, before it is freed.
+ */
+void pt_share_debug_put_window(void)
+{
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_PUT]);
 }
 
 static int pt_share_window_get(void *data, u64 *val)
 {
-	spin_lock(&pt_share_window_lock);
-	*val = pt_share_window_pid == current->pid ? pt_share_window_ms : 0;
-	spin_unlock(&pt_share_window_lock);
+	struct pt_share_window *w = data;
+
+	spin_lock(&w->lock);
+	*val = w->pid == current->pid ? w->ms : 0;
+	spin_unlock(&w->lock);
 	return 0;
 }
 
 static int pt_share_window_set(void *data, u64 val)
 {
+	struct pt_share_window *w = data;
+
 	if (val > PT_SHARE_WINDOW_MAX_MS)
 		return -EINVAL;
-	spin_lock(&pt_share_window_lock);
-	WRITE_ONCE(pt_share_window_pid, val ? current->pid : 0);
-	pt_share_window_ms = val;
-	spin_unlock(&pt_share_window_lock);
+	spin_lock(&w->lock);
+	WRITE_ONCE(w->pid, val ? current->pid : 0);
+	w->ms = val;
+	spin_unlock(&w->lock);
 	return 0;
 }
 
@@ -82,7 +125,9 @@ DEFINE_DEBUGFS_ATTRIBUTE(pt_share_window_fops, pt_share_window_get,
 
 static int pt_share_windows_taken_get(void *data, u64 *val)
 {
-	*val = atomic_long_read(&pt_share_windows_taken);
+	struct pt_share_window *w = data;
+
+	*val = atomic_long_read(&w->taken);
 	return 0;
 }
 
@@ -92,11 +137,18 @@ DEFINE_DEBUGFS_ATTRIBUTE(pt_share_windows_taken_fops,
 static int __init pt_share_debug_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("pt_share", NULL);
+	struct pt_share_window *w;
+	char name[32];
 
-	debugfs_create_file_unsafe("zap_window_ms", 0600, dir, NULL,
-				   &pt_share_window_fops);
-	debugfs_create_file_unsafe("zap_windows", 0400, dir, NULL,
-				   &pt_share_windows_taken_fops);
+	for (w = pt_share_windows; w < pt_share_windows + PT_SHARE_NR_WINDOWS;
+	     w++) {
+		snprintf(name, sizeof(name), "%s_window_ms", w->name);
+		debugfs_create_file_unsafe(name, 0600, dir, w,
+					   &pt_share_window_fops);
+		snprintf(name, sizeof(name), "%s_windows", w->name);
+		debugfs_create_file_unsafe(name, 0400, dir, w,
+					   &pt_share_windows_taken_fops);
+	}
 	return 0;
 }
 late_initcall(pt_share_debug_init);

@@ -17,7 +17,7 @@
  *    the VMA a walk came through.
  *  - Truncate and hole punch zap the cached tables directly, one at a
  *    time, before the per-VMA walk, and flush the sharers of each table
- *    once.
+ *    once; idle ones they zap with no flush, and free if wholly covered.
  *  - folio_mkclean() never reaches a shared table: shmem has no writeback,
  *    so it never cleans a shmem folio; regular files will need the same
  *    clear-once path there.
@@ -233,7 +233,9 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
  * entries. The entries belong to no VMA, so none is needed.
  * The cache lock is held only to find the next table and take a share of
  * it: the zap runs under the table's own lock, with a chance to reschedule
- * between tables.
+ * between tables. An idle table is zapped under the cache lock instead,
+ * which keeps attachers out, with no flush (no TLB holds its entries);
+ * one the range covers wholly is freed.
  */
 void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 			      pgoff_t last)
@@ -270,15 +272,26 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 	for (;;) {
 		xa_lock(&cache->tables);
 		table = xa_find(&cache->tables, &key, last_key, XA_PRESENT);
-		/* Cached means a share count above zero: hold it. */
-		if (table)
-			atomic_inc(&table->pt_share_count);
-		xa_unlock(&cache->tables);
-		if (!table)
+		if (!table) {
+			xa_unlock(&cache->tables);
 			break;
+		}
 		pt_share_entry_range(key, first, last, &from, &to);
-		pt_share_zap_table(table, from, to, &zap, true);
-		pt_share_put(cache, table);
+		if (pt_share_table_idle(table)) {
+			/* No TLB to flush, and the cache lock keeps attachers out. */
+			if (pt_share_idle_zap(cache, table, from, to, &zap)) {
+				xa_unlock(&cache->tables);
+				pt_share_table_free(table);
+			} else {
+				xa_unlock(&cache->tables);
+			}
+		} else {
+			/* Hold it while the zap runs under the table's own lock. */
+			atomic_inc(&table->pt_share_count);
+			xa_unlock(&cache->tables);
+			pt_share_zap_table(table, from, to, &zap, true);
+			pt_share_put(cache, table, NULL);
+		}
 		if (key == last_key)
 			break;
 		key++;

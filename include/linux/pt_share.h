@@ -29,8 +29,13 @@ DECLARE_STATIC_KEY_FALSE(pt_share_used_key);
 
 #ifdef CONFIG_PT_SHARE_DEBUG_WINDOWS
 void pt_share_debug_zap_window(void);
+void pt_share_debug_put_window(void);
 #else
 static inline void pt_share_debug_zap_window(void)
+{
+}
+
+static inline void pt_share_debug_put_window(void)
 {
 }
 #endif
@@ -123,6 +128,8 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 				 unsigned long addr, pte_t *ptep,
 				 pte_t *pteval, bool batch);
 void pt_share_mapping_destroy(struct address_space *mapping);
+void __pt_share_mapping_evict(struct address_space *mapping);
+void __pt_share_unmap_idle(struct folio *folio);
 bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
 void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
 			   unsigned long end, vm_flags_t new_flags);
@@ -293,6 +300,34 @@ static inline void pt_share_unmap_mapping(struct address_space *mapping,
 {
 	if (static_branch_unlikely(&pt_share_used_key))
 		__pt_share_unmap_mapping(mapping, first, last);
+}
+
+/**
+ * pt_share_unmap_idle - rmap: clear a folio's entries in idle tables
+ * @folio: a locked folio that try_to_unmap() or try_to_migrate() walked
+ *
+ * Idle shared tables belong to no VMA, so the rmap walk cannot reach
+ * them; a folio they still map is reached through its file's cache.
+ */
+static inline void pt_share_unmap_idle(struct folio *folio)
+{
+	if (static_branch_unlikely(&pt_share_used_key) &&
+	    !folio_test_anon(folio) && folio_mapped(folio))
+		__pt_share_unmap_idle(folio);
+}
+
+/**
+ * pt_share_mapping_evict - an inode is evicted: free its idle tables
+ * @mapping: the inode's address_space; no VMA maps it any more
+ *
+ * Called before ->evict_inode() truncates the page cache, so that no idle
+ * table keeps a folio mapped.
+ */
+static inline void pt_share_mapping_evict(struct address_space *mapping)
+{
+	if (static_branch_unlikely(&pt_share_used_key) &&
+	    READ_ONCE(mapping->pt_share))
+		__pt_share_mapping_evict(mapping);
 }
 
 /**
@@ -483,6 +518,14 @@ static inline bool pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 }
 
 static inline void pt_share_mapping_destroy(struct address_space *mapping)
+{
+}
+
+static inline void pt_share_mapping_evict(struct address_space *mapping)
+{
+}
+
+static inline void pt_share_unmap_idle(struct folio *folio)
 {
 }
 

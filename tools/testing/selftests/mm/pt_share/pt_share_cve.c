@@ -38,6 +38,11 @@
  *   lock of P), P faults the span into a shared table and the other
  *   process attaches to it. The zap must then detach P, not clear the
  *   shared entries under the other process. Sharing off, then on.
+ * erase_window: the last sharer of a table unmaps it, and sleeps (a
+ *   second debugfs window) once the table has left the file's cache and
+ *   before it is freed, while the file is truncated. The table must have
+ *   been zapped before it left: a folio it still mapped would be deleted
+ *   from the page cache while mapped (a DEBUG_VM BUG).
  *
  * All of them end with the live shared tables, the attachments and
  * PageTables where they started. PT_SHARE_FULL=1 runs them longer.
@@ -1417,6 +1422,58 @@ TEST_F_TIMEOUT(cve, zap_recheck_window, 300)
 		SKIP(return, "shmem THP is set to deny: MADV_COLLAPSE cannot free P's table");
 	recheck_run(_metadata, self, false);
 	recheck_run(_metadata, self, true);
+	no_leak(_metadata, self);
+}
+
+/* ---- the zap before the erase ------------------------------------------- */
+
+/* P: the only sharer; its munmap frees the tables and sleeps in the window. */
+static void erase_process(int fd)
+{
+	char *p = pt_map_aligned(fd, SIZE, PROT_READ | PROT_WRITE);
+	unsigned long off;
+	char ms[16];
+
+	if (!p)
+		_exit(1);
+	for (off = 0; off < SIZE; off += PT_PAGE)
+		pt_touch(p + off);
+	snprintf(ms, sizeof(ms), "%d", WINDOW_MS);
+	if (pt_write_file(WINDOW_DIR "/put_window_ms", ms))
+		_exit(2);
+	munmap(p, SIZE);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(cve, erase_window, 300)
+{
+	unsigned long w0 = pt_read_ulong(WINDOW_DIR "/put_windows");
+	long f0 = pt_read_vmstat("pt_share_table_free");
+	pid_t pid;
+
+	if (access(WINDOW_DIR "/put_window_ms", F_OK))
+		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS (the debug kernel) and debugfs");
+	/* The last put must free the table, not keep it idle. */
+	if (!access(PT_IDLE_KNOB, F_OK))
+		ASSERT_EQ(0, pt_write_file(PT_IDLE_KNOB, "0"));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		erase_process(self->fd);
+	while (pt_read_ulong(WINDOW_DIR "/put_windows") == w0) {
+		ASSERT_EQ(0, waitpid(pid, NULL, WNOHANG));
+		usleep(1000);
+	}
+	/* Span 0's table is out of the cache and not yet freed: truncate. */
+	ASSERT_EQ(0, ftruncate(self->fd, 0));
+	ASSERT_EQ(0, ftruncate(self->fd, SIZE));
+	ASSERT_EQ(0, wait_pid_ok(pid));
+	TH_LOG("windows slept %lu, tables freed %ld",
+	       pt_read_ulong(WINDOW_DIR "/put_windows") - w0,
+	       pt_read_vmstat("pt_share_table_free") - f0);
+	EXPECT_EQ(w0 + 1, pt_read_ulong(WINDOW_DIR "/put_windows"));
+	EXPECT_EQ(NR_SPANS, pt_read_vmstat("pt_share_table_free") - f0);
 	no_leak(_metadata, self);
 }
 

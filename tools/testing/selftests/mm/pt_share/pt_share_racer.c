@@ -7,8 +7,11 @@
  * verify pages, write new tags, mprotect, munmap and remap, mremap, drop
  * pages with MADV_DONTNEED and MADV_PAGEOUT, mlock, fork verifying children
  * and migrate pages between NUMA nodes. A coordinator (the test process)
- * meanwhile shrinks and regrows the file, punches holes and, in the sharing
- * case, switches vm.pt_share on and off.
+ * meanwhile shrinks and regrows the file, punches holes, has the shrinker
+ * free idle tables (drop_caches 2) and, in the sharing cases, switches
+ * vm.pt_share on and off. The tmpfs_idle case keeps idle tables
+ * (vm.pt_share_idle = 1), so that spans every worker left stay mapped by
+ * a table no process is attached to while the file changes under it.
  *
  * Each page holds an 8-byte tag at its start and at its end: the page index
  * and a generation, or zero for a page truncated or punched away. Every
@@ -57,14 +60,15 @@ enum op {
 	OP_READ, OP_WRITE, OP_RO_WRITE, OP_MPROTECT, OP_REMAP, OP_MREMAP,
 	OP_DONTNEED, OP_MLOCK, OP_FORK, OP_PAGEOUT, OP_MIGRATE,
 	/* the coordinator's */
-	OP_SHRINK, OP_GROW, OP_PUNCH, OP_TOGGLE, OP_CHECKPOINT,
+	OP_SHRINK, OP_GROW, OP_PUNCH, OP_TOGGLE, OP_DROP, OP_CHECKPOINT,
 	NR_OPS
 };
 
 static const char * const op_name[NR_OPS] = {
 	"read", "write", "ro_write_faults", "mprotect", "munmap_remap",
 	"mremap", "dontneed", "mlock", "fork", "pageout", "migrate",
-	"shrink", "grow", "punch", "toggle_pt_share", "checkpoint",
+	"shrink", "grow", "punch", "toggle_pt_share", "drop_idle_tables",
+	"checkpoint",
 };
 
 /* How often a worker picks each operation. */
@@ -688,7 +692,7 @@ static int coordinate(double seconds, bool toggle, uint64_t rnd)
 			next_ckpt = pt_now() + every;
 			continue;
 		}
-		op = OP_SHRINK + pt_rand(&rnd) % 4;
+		op = OP_SHRINK + pt_rand(&rnd) % (OP_DROP - OP_SHRINK + 1);
 		switch (op) {
 		case OP_SHRINK:
 			if (ctl->size == MIN_SIZE) {
@@ -715,6 +719,11 @@ static int coordinate(double seconds, bool toggle, uint64_t rnd)
 			on = !on;
 			if (pt_write_file(PT_SHARE_KNOB, on ? "1" : "0"))
 				fail(NR_WORKERS, "cannot write vm.pt_share");
+			break;
+		case OP_DROP:
+			/* The shrinker frees idle tables under the workers. */
+			if (pt_write_file("/proc/sys/vm/drop_caches", "2"))
+				fail(NR_WORKERS, "cannot write drop_caches");
 			break;
 		}
 		if (ret)
@@ -744,12 +753,14 @@ FIXTURE_VARIANT(racer) {
 	enum backing kind;
 	bool share;
 	int seconds;		/* fast mode */
+	bool idle;		/* vm.pt_share_idle = 1 */
 };
 
-FIXTURE_VARIANT_ADD(racer, tmpfs_shared) { TMPFS, true, 15 };
-FIXTURE_VARIANT_ADD(racer, memfd_shared) { MEMFD, true, 15 };
-FIXTURE_VARIANT_ADD(racer, tmpfs_unshared) { TMPFS, false, 6 };
-FIXTURE_VARIANT_ADD(racer, memfd_unshared) { MEMFD, false, 6 };
+FIXTURE_VARIANT_ADD(racer, tmpfs_shared) { TMPFS, true, 15, false };
+FIXTURE_VARIANT_ADD(racer, memfd_shared) { MEMFD, true, 15, false };
+FIXTURE_VARIANT_ADD(racer, tmpfs_idle) { TMPFS, true, 15, true };
+FIXTURE_VARIANT_ADD(racer, tmpfs_unshared) { TMPFS, false, 6, false };
+FIXTURE_VARIANT_ADD(racer, memfd_unshared) { MEMFD, false, 6, false };
 
 FIXTURE_SETUP(racer)
 {
@@ -759,6 +770,10 @@ FIXTURE_SETUP(racer)
 	if (getuid())
 		SKIP(return, "needs root for the sysctls and MPOL_MF_MOVE_ALL");
 	ASSERT_EQ(0, pt_knobs_save_and_enable(&self->knobs, variant->share));
+	if (variant->idle && access(PT_IDLE_KNOB, F_OK))
+		SKIP(return, "kernel without idle shared tables (vm.pt_share_idle)");
+	if (variant->idle)
+		ASSERT_EQ(0, pt_write_file(PT_IDLE_KNOB, "1"));
 	if (variant->kind == TMPFS) {
 		snprintf(self->path, sizeof(self->path),
 			 "/dev/shm/pt_share_racer.%d", getpid());
@@ -807,6 +822,7 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 	struct pt_leak_snap s0, s1;
 	double seconds = run_seconds(variant->seconds), t0;
 	long attach0, total = 0, sum, fails = 0, verified = 0, migrated = 0;
+	long reuse0, shrink0;
 	int i, k, st;
 
 	TH_LOG("seed %#lx (replay: PT_SHARE_SEED=%#lx), %d workers, %.0f s, sharing %s, %s",
@@ -816,6 +832,8 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 	is_coordinator = true;
 	pt_leak_snap(&s0);
 	attach0 = pt_read_vmstat("pt_share_attach");
+	reuse0 = pt_read_vmstat("pt_share_table_reuse");
+	shrink0 = pt_read_vmstat("pt_share_table_shrink");
 	t0 = pt_now();
 
 	for (i = 0; i < NR_WORKERS; i++) {
@@ -856,6 +874,12 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 	TH_LOG("ops total %ld; pages verified %ld, pages migrated %ld, pt_share_attach +%ld",
 	       total, verified, migrated,
 	       pt_read_vmstat("pt_share_attach") - attach0);
+	TH_LOG("idle tables reused %ld, freed by the shrinker %ld",
+	       pt_read_vmstat("pt_share_table_reuse") - reuse0,
+	       pt_read_vmstat("pt_share_table_shrink") - shrink0);
+	/* Kept idle: some span every worker had left came back. */
+	if (variant->idle)
+		EXPECT_LT(0, pt_read_vmstat("pt_share_table_reuse") - reuse0);
 	EXPECT_EQ(0, (int)ctl->abort);
 	EXPECT_EQ(0, fails);
 	EXPECT_LT(0, verified);

@@ -33,6 +33,7 @@
 
 #define PT_SHARE_KNOB	"/proc/sys/vm/pt_share"
 #define PT_MIN_KNOB	"/proc/sys/vm/pt_share_min_bytes"
+#define PT_IDLE_KNOB	"/proc/sys/vm/pt_share_idle"
 #define THP_SHMEM_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
 #ifndef MADV_COLLAPSE
@@ -262,7 +263,7 @@ static inline int pt_cg_enter(const char *cg)
 /* ---- the sysctls: switch sharing on, restore at the end ---------------- */
 
 struct pt_knobs {
-	char enabled[32], min_bytes[32];
+	char enabled[32], min_bytes[32], idle[32];
 };
 
 static inline int pt_knobs_save(struct pt_knobs *k)
@@ -270,6 +271,9 @@ static inline int pt_knobs_save(struct pt_knobs *k)
 	if (pt_read_file(PT_SHARE_KNOB, k->enabled, sizeof(k->enabled)) ||
 	    pt_read_file(PT_MIN_KNOB, k->min_bytes, sizeof(k->min_bytes)))
 		return -1;
+	/* Kernels before idle tables lack it. */
+	if (pt_read_file(PT_IDLE_KNOB, k->idle, sizeof(k->idle)))
+		k->idle[0] = '\0';
 	return 0;
 }
 
@@ -288,6 +292,8 @@ static inline void pt_knobs_restore(struct pt_knobs *k)
 		pt_write_file(PT_SHARE_KNOB, k->enabled);
 	if (k->min_bytes[0])
 		pt_write_file(PT_MIN_KNOB, k->min_bytes);
+	if (k->idle[0])
+		pt_write_file(PT_IDLE_KNOB, k->idle);
 }
 
 /* ---- accesses that may fault ----------------------------------------- */
