@@ -54,6 +54,7 @@ if [ "$QUICK" = 1 ]; then
 	FIO_SECS=6
 	RMAP_NS=${BENCH_RMAP_NS:-8}
 	RMAP_MB=32
+	CHURN_N=16
 else
 	NS=${BENCH_NS:-1 16 64 256 1024}
 	SIZE_MB=${BENCH_SIZE_MB:-1024}
@@ -71,8 +72,10 @@ else
 	FIO_SECS=10
 	RMAP_NS=${BENCH_RMAP_NS:-8 64}
 	RMAP_MB=128
+	CHURN_N=32
 fi
 FIO_MB=$SIZE_MB
+CHURN_PCT=10
 # Under -icount a second is 10^9 instructions per vCPU, about 6 s of wall
 # time here: the regression loops run shorter, and their figures do not
 # move with the host's load.
@@ -91,8 +94,8 @@ if [ "$KERNEL" = stock ]; then
 	ALL_SCENARIOS="5"
 	ALL_CONTENDERS="unpatched"
 else
-	ALL_SCENARIOS="1 2 3 4 5 6 7 8"
-	ALL_CONTENDERS="stock pt_share shmem-thp hugetlb"
+	ALL_SCENARIOS="1 2 3 4 5 6 7 8 9"
+	ALL_CONTENDERS="stock pt_share pt_share+idle shmem-thp hugetlb"
 fi
 SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 CONTENDERS=${BENCH_CONTENDERS:-$ALL_CONTENDERS}
@@ -172,11 +175,25 @@ cfile() {
 }
 ckind() { [ "$1" = hugetlb ] && echo hugetlb || echo file; }
 
-# use CONTENDER: the knobs of this contender.
+# set_idle 0|1: vm.pt_share_idle. Leaving 1 drops the idle tables, so that
+# the next contender starts from none.
+set_idle() {
+	[ -e /proc/sys/vm/pt_share_idle ] || { [ "$1" = 0 ] && return 0; }
+	if [ "$1" = 0 ] && [ "$(cat /proc/sys/vm/pt_share_idle)" = 1 ]; then
+		echo 0 > /proc/sys/vm/pt_share_idle
+		echo 2 > /proc/sys/vm/drop_caches
+	elif [ "$1" = 1 ]; then
+		echo 1 > /proc/sys/vm/pt_share_idle
+	fi
+}
+
+# use CONTENDER: the knobs of this contender. pt_share+idle is pt_share
+# with idle tables kept (vm.pt_share_idle = 1, default 0).
 use() {
 	case "$1" in
-	pt_share) set_pt_share 1 ;;
-	*) set_pt_share 0 ;;
+	pt_share) set_idle 0; set_pt_share 1 ;;
+	pt_share+idle) set_pt_share 1; set_idle 1 ;;
+	*) set_idle 0; set_pt_share 0 ;;
 	esac
 }
 
@@ -490,6 +507,40 @@ scenario_8() {
 	rmdir "$cg"
 }
 
+# 9. idle tables: a fresh process maps a populated file that nobody maps
+# at that moment ("cold"), short-lived processes one after another each
+# read CHURN_PCT% of it at random ("churn"), and what memory.reclaim takes
+# to free the idle tables of SIZE_MB ("shrink"), in a memcg that pays for
+# nothing else. Times are emulated (TCG); faults and counters are exact.
+scenario_9() {
+	local r c cg=/sys/fs/cgroup/ptb-idle
+	make_files
+	for r in $(seq 1 "$REPS"); do
+		for c in $(pick stock pt_share pt_share+idle shmem-thp hugetlb); do
+			use "$c"
+			run "scenario=s9 contender=$c rep=$r mode=cold" \
+				"$BIN/ptb_idle" cold -f "$(cfile "$c")" \
+				-k "$(ckind "$c")" -s "$SIZE_MB" -r "$PROBE_REPS"
+			run "scenario=s9 contender=$c rep=$r mode=churn" \
+				"$BIN/ptb_idle" churn -f "$(cfile "$c")" \
+				-k "$(ckind "$c")" -s "$SIZE_MB" -n "$CHURN_N" \
+				-p "$CHURN_PCT"
+		done
+		echo +memory > /sys/fs/cgroup/cgroup.subtree_control
+		mkdir -p "$cg"
+		for c in $(pick stock pt_share+idle); do
+			use "$c"
+			run "scenario=s9 contender=$c rep=$r mode=shrink" \
+				"$BIN/ptb_idle" shrink -f "$(cfile "$c")" \
+				-k "$(ckind "$c")" -s "$SIZE_MB" -c "$cg"
+		done
+		use stock
+		rmdir "$cg"
+	done
+	use stock
+	remove_files
+}
+
 # ---- main ------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -524,6 +575,9 @@ mkdir -p "$OUT"
 	echo "fio_mb=$FIO_MB"
 	echo "rmap_ns=$RMAP_NS"
 	echo "rmap_mb=$RMAP_MB"
+	echo "churn_n=$CHURN_N"
+	echo "churn_pct=$CHURN_PCT"
+	echo "pt_share_idle_knob=$(cat /proc/sys/vm/pt_share_idle 2>/dev/null || echo absent)"
 	echo "scenarios=$SCENARIOS"
 	echo "contenders=$CONTENDERS"
 	echo "start=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -559,7 +613,7 @@ if want_scenario 1 || want_scenario 2 || want_scenario 3 || want_scenario 4; the
 	run_scenario scenarios_1234
 	remove_files
 fi
-for s in 5 6 7 8; do
+for s in 5 6 7 8 9; do
 	if want_scenario $s; then run_scenario scenario_$s; fi
 done
 set_pt_share 0 || true

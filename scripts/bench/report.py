@@ -21,7 +21,8 @@ import statistics
 import subprocess
 import sys
 
-CONTENDERS = ["stock", "pt_share", "shmem-thp", "hugetlb", "unpatched"]
+CONTENDERS = ["stock", "pt_share", "pt_share+idle", "shmem-thp", "hugetlb",
+              "unpatched"]
 KB_PER_TABLE = 4
 
 
@@ -372,6 +373,68 @@ def main():
                 f"{r.get('rep')}: {r.get('flush_mms')} mms flushed for "
                 f"{ent} entries, fewer than N per entry")
 
+    # ---- 9 -------------------------------------------------------------------
+    cold = dict(scenario="s9", mode="cold")
+    add("9. idle tables", f"cold attach: fresh process mmap + full read of "
+        f"{size_mb} MiB nobody maps: minor faults",
+        {c: Cell(vals("minflt", contender=c, **cold)) for c in CONTENDERS})
+    add("9. idle tables", "cold attach: mmap + full read (ms, emulated)",
+        {c: Cell(vals("total_ms", contender=c, **cold)) for c in CONTENDERS})
+    add("9. idle tables", "cold attach: PageTables kept while nobody maps "
+        "the file (kB)",
+        {c: Cell(vals("pt_idle_kb", contender=c, **cold))
+         for c in CONTENDERS})
+    for m in ("reuse", "alloc"):
+        add("9. idle tables", f"cold attach: shared tables the fresh "
+            f"process {'reused' if m == 'reuse' else 'allocated'}",
+            {c: Cell(vals("table_" + m, contender=c, **cold))
+             for c in CONTENDERS if c.startswith("pt_share")})
+    churn = dict(scenario="s9", mode="churn")
+    cn = next((r.get("procs") for r in sel(**churn)), "?")
+    cp = next((r.get("percent") for r in sel(**churn)), "?")
+    add("9. idle tables", f"churn: {cn} processes one after another, each "
+        f"maps {size_mb} MiB, reads {cp}% at random, exits: processes/s "
+        "(emulated)",
+        {c: Cell(vals("procs_per_s", contender=c, **churn))
+         for c in CONTENDERS}, lower=False)
+    add("9. idle tables", "churn: minor faults per process",
+        {c: Cell(vals("minflt_per_proc", contender=c, **churn))
+         for c in CONTENDERS})
+    add("9. idle tables", "churn: VmPTE of each process at its end, "
+        "attached shared tables included (kB)",
+        {c: Cell(vals("vmpte_per_proc_kb", contender=c, **churn))
+         for c in CONTENDERS})
+    add("9. idle tables", "churn: page tables kept once all exited: idle "
+        "tables (kB)",
+        {c: Cell([r["idle_tables"] * KB_PER_TABLE
+                  for r in sel(contender=c, **churn)
+                  if r.get("idle_tables") is not None])
+         for c in CONTENDERS if c.startswith("pt_share")})
+    shr = dict(scenario="s9", mode="shrink")
+    add("9. idle tables", f"shrinker: memory.reclaim of the idle tables of "
+        f"{size_mb} MiB, in a memcg that pays for nothing else (ms, "
+        "emulated)",
+        {c: Cell(vals("reclaim_ms", contender=c, **shr)) for c in CONTENDERS})
+    add("9. idle tables", "shrinker: idle tables it freed",
+        {c: Cell(vals("tables_shrunk", contender=c, **shr))
+         for c in CONTENDERS})
+    add("9. idle tables", "shrinker: time per table freed (us, emulated)",
+        {c: Cell(vals("us_per_table", contender=c, **shr))
+         for c in CONTENDERS if c.startswith("pt_share")})
+    for r in sel(contender="pt_share+idle", **cold):
+        if r.get("table_alloc", 0) > 0 or r.get("table_reuse", 0) <= 0:
+            warnings.append(
+                f"s9 pt_share+idle cold rep {r.get('rep')}/{r.get('prep')}: "
+                f"{r.get('table_reuse')} tables reused, "
+                f"{r.get('table_alloc')} allocated: the idle tables were "
+                "NOT reused")
+    for r in sel(contender="pt_share+idle", **shr):
+        if r.get("tables_shrunk", 0) < r.get("idle_before", 0):
+            warnings.append(
+                f"s9 pt_share+idle shrink rep {r.get('rep')}: "
+                f"memory.reclaim freed {r.get('tables_shrunk')} of "
+                f"{r.get('idle_before')} idle tables")
+
     # ---- output ----------------------------------------------------------------
     present = [c for c in CONTENDERS if any(per.get(c) for _, _, per, _, _
                                             in table)]
@@ -410,7 +473,7 @@ def main():
                  f"{g_rel.get('hugepages', '?')} hugepages reserved")
     if g_rel:
         lines.append(f"- pt_share kernel (contenders stock, pt_share, "
-                     f"shmem-thp, hugetlb): {g_rel.get('version', '?')}; "
+                     f"pt_share+idle, shmem-thp, hugetlb): {g_rel.get('version', '?')}; "
                      f"vm.pt_share knob {g_rel.get('pt_share_knob', '?')}"
                      f" (as booted), image {host.get('image_release', '?')}")
     if g_st:
@@ -429,7 +492,9 @@ def main():
     lines.append("")
     lines.append("Contenders: **stock** = pt_share kernel with "
                  "vm.pt_share=0, tmpfs with 4 KiB pages; **pt_share** = "
-                 "vm.pt_share=1; **shmem-thp** = tmpfs mounted huge=always "
+                 "vm.pt_share=1; **pt_share+idle** = vm.pt_share=1 and "
+                 "vm.pt_share_idle=1 (tables outlive their last mapper); "
+                 "**shmem-thp** = tmpfs mounted huge=always "
                  "(vm.pt_share=0); **hugetlb** = hugetlbfs file, 2 MiB pages, "
                  "mapped 1 GiB-aligned; **unpatched** = the kernel without "
                  "the pt_share patches (regression guard only). Every "

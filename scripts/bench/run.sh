@@ -31,7 +31,7 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 
 mkdir -p "$BIN"
-for prog in ptb_share ptb_pf ptb_rmap; do
+for prog in ptb_share ptb_pf ptb_rmap ptb_idle; do
 	if [ ! -x "$BIN/$prog" ] || [ "$HERE/$prog.c" -nt "$BIN/$prog" ] ||
 	   [ "$HERE/ptb_lib.h" -nt "$BIN/$prog" ]; then
 		gcc -O2 -Wall -Wextra -Werror -o "$BIN/$prog" "$HERE/$prog.c"
@@ -91,7 +91,7 @@ done
 # boots of its own under QEMU -icount, where guest time counts
 # instructions, so host load cannot move it. The rest runs in one
 # ordinary boot.
-scen=${BENCH_SCENARIOS:-1 2 3 4 5 6 7 8}
+scen=${BENCH_SCENARIOS:-1 2 3 4 5 6 7 8 9}
 main_scen=$(echo " $scen " | sed 's/ 5 / /; s/^ *//; s/ *$//')
 icount_5=0
 case " $scen " in *" 5 "*) icount_5=1 ;; esac
