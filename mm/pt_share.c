@@ -131,17 +131,28 @@ static int pt_share_sysctl_write(void *buffer, size_t *lenp, loff_t *ppos,
 	return ret;
 }
 
+/*
+ * The 0/1 switches, vm.pt_share and vm.pt_share_idle: a read is
+ * proc_douintvec()'s; a write must be exactly 0 or 1, into *@val. The
+ * caller applies *@val only if this returned 0 for a write.
+ */
+static int pt_share_switch_io(const struct ctl_table *table, int write,
+			      void *buffer, size_t *lenp, loff_t *ppos,
+			      unsigned long *val)
+{
+	if (!write)
+		return proc_douintvec(table, write, buffer, lenp, ppos);
+	return pt_share_sysctl_write(buffer, lenp, ppos, 0, 1, val);
+}
+
 static int pt_share_sysctl_handler(const struct ctl_table *table, int write,
 				   void *buffer, size_t *lenp, loff_t *ppos)
 {
 	unsigned long val;
 	int ret;
 
-	if (!write)
-		return proc_douintvec(table, write, buffer, lenp, ppos);
-
-	ret = pt_share_sysctl_write(buffer, lenp, ppos, 0, 1, &val);
-	if (ret)
+	ret = pt_share_switch_io(table, write, buffer, lenp, ppos, &val);
+	if (ret || !write)
 		return ret;
 
 	mutex_lock(&pt_share_sysctl_mutex);
@@ -167,10 +178,8 @@ static int pt_share_idle_handler(const struct ctl_table *table, int write,
 	unsigned long val;
 	int ret;
 
-	if (!write)
-		return proc_douintvec(table, write, buffer, lenp, ppos);
-	ret = pt_share_sysctl_write(buffer, lenp, ppos, 0, 1, &val);
-	if (ret)
+	ret = pt_share_switch_io(table, write, buffer, lenp, ppos, &val);
+	if (ret || !write)
 		return ret;
 	/* Without its LRU and shrinker, nothing could free idle tables. */
 	if (val && !pt_share_idle_ready())

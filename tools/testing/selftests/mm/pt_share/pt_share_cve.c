@@ -179,21 +179,6 @@ FIXTURE_TEARDOWN(cve)
 }
 
 /* After every process of the test is gone: nothing left behind. */
-static void no_leak(struct __test_metadata *_metadata,
-		    struct _test_data_cve *self)
-{
-	struct pt_leak_snap s1;
-
-	pt_leak_snap(&s1);
-	EXPECT_EQ(self->s0.live_tables, s1.live_tables);
-	EXPECT_EQ(self->s0.attached, s1.attached);
-	EXPECT_EQ(self->s0.pagetables_kb - self->s0.self_pte_kb,
-		  s1.pagetables_kb - s1.self_pte_kb)
-		TH_LOG("PageTables %ld -> %ld kB, own VmPTE %ld -> %ld kB",
-		       self->s0.pagetables_kb, s1.pagetables_kb,
-		       self->s0.self_pte_kb, s1.self_pte_kb);
-}
-
 static void report(struct __test_metadata *_metadata)
 {
 	TH_LOG("ops %ld, good reads %ld, faults %ld, attaches seen %ld",
@@ -428,7 +413,7 @@ static void stale_tlb(struct __test_metadata *_metadata,
 	report(_metadata);
 	EXPECT_LE(iters * NR_SPANS, sh->attached);
 	EXPECT_LT(0, sh->faults);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F_TIMEOUT(cve, stale_tlb_after_detach, 1200)
@@ -662,7 +647,7 @@ TEST_F_TIMEOUT(cve, gup_vs_attach_detach, 1200)
 		EXPECT_EQ(0, wait_pid_ok(pid[i]));
 	report(_metadata);
 	EXPECT_LT(0, sh->attached);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- VMA splits inside shared tables vs faults and truncation ------------ */
@@ -780,7 +765,7 @@ TEST_F_TIMEOUT(cve, split_race, 1200)
 		EXPECT_EQ(0, wait_pid_ok(pid[i]));
 	report(_metadata);
 	EXPECT_LT(0, sh->attached);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- O_DIRECT (GUP-fast) into a shared mapping vs detach ----------------- */
@@ -987,7 +972,7 @@ TEST_F_TIMEOUT(cve, gup_fast_vs_unshare, 1200)
 	report(_metadata);
 	EXPECT_LT(0, sh->reads_ok);
 	EXPECT_LT(0, sh->attached);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- stale TLB after migration and reclaim ------------------------------ */
@@ -1222,7 +1207,7 @@ static void stale_tlb_rmap(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, pin_to(1));
 	rmap_run(_metadata, self, op, false);
 	rmap_run(_metadata, self, op, true);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F_TIMEOUT(cve, stale_tlb_after_migration, 600)
@@ -1422,7 +1407,7 @@ TEST_F_TIMEOUT(cve, zap_recheck_window, 300)
 		SKIP(return, "shmem THP is set to deny: MADV_COLLAPSE cannot free P's table");
 	recheck_run(_metadata, self, false);
 	recheck_run(_metadata, self, true);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- the zap before the erase ------------------------------------------- */
@@ -1474,7 +1459,7 @@ TEST_F_TIMEOUT(cve, erase_window, 300)
 	       pt_read_vmstat("pt_share_table_free") - f0);
 	EXPECT_EQ(w0 + 1, pt_read_ulong(WINDOW_DIR "/put_windows"));
 	EXPECT_EQ(NR_SPANS, pt_read_vmstat("pt_share_table_free") - f0);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_HARNESS_MAIN

@@ -146,19 +146,70 @@ static inline long pt_settled_pagetables_kb(void)
  * heap and stack may grow meanwhile.
  */
 struct pt_leak_snap {
-	long live_tables, attached, pagetables_kb, self_pte_kb;
+	long live_tables, attached, idle_tables, pagetables_kb, self_pte_kb;
 };
 
+/* drop_caches 3 also frees every idle table (its 2 runs the shrinkers). */
 static inline void pt_leak_snap(struct pt_leak_snap *s)
 {
 	pt_write_file("/proc/sys/vm/drop_caches", "3");
+	/* Settling folds the per-CPU deltas of nr_pt_share_idle too. */
 	s->pagetables_kb = pt_settled_pagetables_kb();
 	s->self_pte_kb = pt_proc_kb("/proc/self/status", "VmPTE");
 	s->live_tables = pt_read_vmstat("pt_share_table_alloc") -
 			 pt_read_vmstat("pt_share_table_free");
 	s->attached = pt_read_vmstat("pt_share_attach") -
 		      pt_read_vmstat("pt_share_detach");
+	s->idle_tables = pt_read_vmstat("nr_pt_share_idle");
 }
+
+static inline bool pt_leak_same(const struct pt_leak_snap *a,
+				const struct pt_leak_snap *b)
+{
+	return a->live_tables == b->live_tables &&
+	       a->attached == b->attached &&
+	       a->idle_tables == b->idle_tables &&
+	       a->pagetables_kb - a->self_pte_kb ==
+	       b->pagetables_kb - b->self_pte_kb;
+}
+
+/*
+ * Snapshot into @s1 until it matches @s0, for at most 10 s: shared tables
+ * are freed after an RCU grace period, and on a slow (KASAN, TCG) guest
+ * the callbacks can come later than PageTables holding still for 60 ms.
+ * A leak still shows after the 10 s.
+ */
+static inline void pt_leak_settle(const struct pt_leak_snap *s0,
+				  struct pt_leak_snap *s1)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		pt_leak_snap(s1);
+		if (pt_leak_same(s0, s1))
+			return;
+		usleep(100000);
+	}
+}
+
+/*
+ * Inside a kselftest_harness TEST: nothing is left since the snapshot @s0
+ * (a struct pt_leak_snap) once every other process is gone. A macro, for
+ * the harness's EXPECT_*() and _metadata.
+ */
+#define pt_leak_expect(s0) do {						\
+	struct pt_leak_snap __s0 = (s0), __s1;				\
+									\
+	pt_leak_settle(&__s0, &__s1);					\
+	EXPECT_EQ(__s0.live_tables, __s1.live_tables);			\
+	EXPECT_EQ(__s0.attached, __s1.attached);			\
+	EXPECT_EQ(__s0.idle_tables, __s1.idle_tables);			\
+	EXPECT_EQ(__s0.pagetables_kb - __s0.self_pte_kb,		\
+		  __s1.pagetables_kb - __s1.self_pte_kb)		\
+		TH_LOG("PageTables %ld -> %ld kB, own VmPTE %ld -> %ld kB", \
+		       __s0.pagetables_kb, __s1.pagetables_kb,		\
+		       __s0.self_pte_kb, __s1.self_pte_kb);		\
+} while (0)
 
 /* An address range of @size whose start is PT_SPAN aligned. */
 static inline void *pt_aligned_hole(size_t size)
