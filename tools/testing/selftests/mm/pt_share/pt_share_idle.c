@@ -17,8 +17,16 @@
  * reclaim: under a memcg with zram swap, memory.reclaim frees the memcg's
  *   idle tables and swaps out the file nobody maps; a later attacher reads
  *   every page back.
- * memcg: a memcg pays for the idle tables its processes left, and stops
- *   paying once another process attaches them.
+ * memcg: a memcg pays for the idle tables its processes left, stops paying
+ *   once another process attaches them, and pays again once one of its
+ *   processes takes them back.
+ * memcg_rmdir: removing the paying memcg moves the charge and the LRU
+ *   entries of its idle tables to the parent, whose reclaim frees them,
+ *   and leaves no dying memcg behind.
+ * memcg_no_oom: an allocation in a full memcg that pays for idle tables
+ *   gets their memory from the shrinker instead of an OOM kill.
+ * invalidate: drop_caches 1 and 3 and POSIX_FADV_DONTNEED, with only idle
+ *   tables left, keep the same pages as without them (shmem drops none).
  * evict: closing the last fd of an unlinked file frees its idle tables.
  * knob: vm.pt_share_idle takes 0 or 1 and rejects anything else.
  *
@@ -89,23 +97,6 @@ FIXTURE_TEARDOWN(idle)
 	pt_knobs_restore(&self->knobs);
 }
 
-/* Nothing left once every process is gone and the idle tables dropped. */
-static void no_leak(struct __test_metadata *_metadata,
-		    struct _test_data_idle *self)
-{
-	struct pt_leak_snap s1;
-
-	pt_leak_snap(&s1);
-	EXPECT_EQ(0, idle_tables());
-	EXPECT_EQ(self->s0.live_tables, s1.live_tables);
-	EXPECT_EQ(self->s0.attached, s1.attached);
-	EXPECT_EQ(self->s0.pagetables_kb - self->s0.self_pte_kb,
-		  s1.pagetables_kb - s1.self_pte_kb)
-		TH_LOG("PageTables %ld -> %ld kB, own VmPTE %ld -> %ld kB",
-		       self->s0.pagetables_kb, s1.pagetables_kb,
-		       self->s0.self_pte_kb, s1.self_pte_kb);
-}
-
 struct job {
 	int fd;
 	size_t size;
@@ -123,40 +114,52 @@ static struct job *shared_job(void)
 	return j == MAP_FAILED ? NULL : j;
 }
 
+/*
+ * In the job's memcg, map the file read-write at a table-aligned address:
+ * writers and readers map it alike, so they attach the same tables. On
+ * failure, NULL and *@err the child's exit status.
+ */
+static char *job_map(struct job *j, int *err)
+{
+	char *p;
+
+	if (j->cg && pt_cg_enter(j->cg)) {
+		*err = 10;
+		return NULL;
+	}
+	p = pt_map_aligned(j->fd, j->size, PROT_READ | PROT_WRITE);
+	if (!p)
+		*err = 11;
+	return p;
+}
+
 /* Map the file, write tag(i, salt) into every page i, exit. */
 static int writer(void *arg)
 {
 	struct job *j = arg;
 	unsigned long i;
-	char *p;
+	int err;
+	char *p = job_map(j, &err);
 
-	if (j->cg && pt_cg_enter(j->cg))
-		return 10;
-	p = pt_map_aligned(j->fd, j->size, PROT_READ | PROT_WRITE);
 	if (!p)
-		return 11;
+		return err;
 	for (i = 0; i < j->size / PT_PAGE; i++)
 		PT_STORE(*(uint64_t *)(p + i * PT_PAGE), tag(i, j->salt));
 	return 0;
 }
 
-/*
- * Map the file as the writers did (the same protection: the same tables)
- * and read every page; count the faults.
- */
+/* Map the file as the writers did and read every page; count the faults. */
 static int reader(void *arg)
 {
 	struct job *j = arg;
 	struct rusage r0, r1;
 	unsigned long i;
 	uint64_t v;
-	char *p;
+	int err;
+	char *p = job_map(j, &err);
 
-	if (j->cg && pt_cg_enter(j->cg))
-		return 10;
-	p = pt_map_aligned(j->fd, j->size, PROT_READ | PROT_WRITE);
 	if (!p)
-		return 11;
+		return err;
 	getrusage(RUSAGE_SELF, &r0);
 	for (i = 0; i < j->size / PT_PAGE; i++) {
 		v = PT_LOAD(*(uint64_t *)(p + i * PT_PAGE));
@@ -234,7 +237,7 @@ TEST_F_TIMEOUT(idle, cold_attach, 900)
 	EXPECT_LE(30 * on.faults, off.faults)
 		TH_LOG("faults without idle tables %ld, with %ld", off.faults,
 		       on.faults);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- truncation with only idle tables ------------------------------------ */
@@ -265,7 +268,7 @@ TEST_F(idle, truncate)
 	EXPECT_EQ(0, v);
 	munmap(p, self->size);
 	munmap(j, sizeof(*j));
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F(idle, punch)
@@ -303,7 +306,7 @@ TEST_F(idle, punch)
 	EXPECT_EQ(0, wrong);
 	munmap(p, self->size);
 	munmap(j, sizeof(*j));
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- migration of pages only idle tables map ----------------------------- */
@@ -355,7 +358,7 @@ TEST_F(idle, migrate)
 	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong after migration",
 				    j->bad - 1);
 	munmap(j, sizeof(*j));
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- memcg: who pays, and whose reclaim frees ----------------------------- */
@@ -393,11 +396,12 @@ static long cg_stat(const char *cg, const char *key)
 /*
  * @key of @cg's memory.stat, folded: memory.stat folds the per-CPU deltas
  * only once they add up to about MEMCG_CHARGE_BATCH pages per CPU, so a
- * child in @cg makes that many updates of its own (anon pages in and out)
- * before each read, and reads until the figure holds still. The child's
- * own page tables are in every figure alike.
+ * child in @nudge (@cg or a memcg under it) makes that many updates of its
+ * own (anon pages in and out) before each read, and reads until the figure
+ * holds still. The child's own page tables are in every figure alike.
  */
-static long cg_stat_settled(const char *cg, const char *key)
+static long cg_stat_settled_by(const char *cg, const char *key,
+			       const char *nudge)
 {
 	long *v = mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -413,7 +417,7 @@ static long cg_stat_settled(const char *cg, const char *key)
 	fflush(NULL);
 	pid = fork();
 	if (!pid) {
-		if (pt_cg_enter(cg))
+		if (pt_cg_enter(nudge))
 			_exit(1);
 		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -438,6 +442,22 @@ static long cg_stat_settled(const char *cg, const char *key)
 	return ret;
 }
 
+static long cg_stat_settled(const char *cg, const char *key)
+{
+	return cg_stat_settled_by(cg, key, cg);
+}
+
+/*
+ * After making memcgs: a new memcg's per-CPU memory can take fresh vmalloc
+ * space, whose kernel page tables stay for good. They are in PageTables
+ * (8 kB on the debug kernel for the first memcgs made, more with KASAN's
+ * shadow), and are no table of ours: the leak baseline starts after them.
+ */
+static void cg_made(struct _test_data_idle *self)
+{
+	pt_leak_snap(&self->s0);
+}
+
 TEST_F_TIMEOUT(idle, reclaim, 600)
 {
 	struct job *j = shared_job();
@@ -447,6 +467,7 @@ TEST_F_TIMEOUT(idle, reclaim, 600)
 		pt_swap_teardown(IDLE_CG);
 		SKIP(return, "needs zram, mkswap and the memory controller");
 	}
+	cg_made(self);
 	ASSERT_NE(NULL, j);
 	pt0 = cg_stat(IDLE_CG, "pagetables");
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 5,
@@ -477,19 +498,20 @@ TEST_F_TIMEOUT(idle, reclaim, 600)
 				    j->bad - 1);
 	munmap(j, sizeof(*j));
 	pt_swap_teardown(IDLE_CG);
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F(idle, memcg)
 {
 	struct job *j = shared_job();
-	long spans = self->size / PT_SPAN, pt0, pt1, pt2;
+	long spans = self->size / PT_SPAN, pt0, pt1, pt2, pt3;
 
 	if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
 		SKIP(return, "needs the memory controller (cgroup2)");
 	ASSERT_NE(NULL, j);
 	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	ASSERT_TRUE(!mkdir(IDLE_CG, 0755) || errno == EEXIST);
+	cg_made(self);
 	pt0 = cg_stat_settled(IDLE_CG, "pagetables");
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 1,
 			   .cg = IDLE_CG };
@@ -506,9 +528,232 @@ TEST_F(idle, memcg)
 	EXPECT_GE(pt0 + 16 * (long)PT_PAGE, pt2);
 	/* They are idle again, now the reader's (root: charged to none). */
 	EXPECT_EQ(spans, idle_tables());
+	/*
+	 * The other way: a reader in the memcg takes tables nobody in it
+	 * paid for, and the memcg pays for them from then on, idle or not:
+	 * no process escapes its limit through tables others left.
+	 */
+	j->cg = IDLE_CG;
+	ASSERT_EQ(0, pt_in_child(reader, j));
+	EXPECT_EQ(0, j->bad);
+	pt3 = cg_stat_settled(IDLE_CG, "pagetables");
+	TH_LOG("memcg pagetables: %ld once its reader took them back", pt3);
+	EXPECT_LE(pt0 + spans * (long)PT_PAGE, pt3);
+	EXPECT_EQ(spans, idle_tables());
 	munmap(j, sizeof(*j));
 	EXPECT_EQ(0, rmdir(IDLE_CG));
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
+}
+
+static long cg_file(const char *cg, const char *file, const char *key)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return file_key(path, key);
+}
+
+/*
+ * Populate the file from this process (the root memcg pays for its pages),
+ * then drop the tables that leaves, so that a job in a memcg charges it
+ * its tables and nothing else of the file.
+ */
+static void populate_outside(struct __test_metadata *_metadata,
+			     struct job *j)
+{
+	const char *cg = j->cg;
+
+	j->cg = NULL;
+	fill(_metadata, j, 1);
+	j->cg = cg;
+	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "2"));
+	ASSERT_EQ(0, idle_tables());
+}
+
+#define IDLE_CG_CHILD	IDLE_CG "/payer"
+/* A process cannot be in a memcg whose children have the controller. */
+#define IDLE_CG_NUDGE	IDLE_CG "/nudge"
+
+TEST_F_TIMEOUT(idle, memcg_rmdir, 300)
+{
+	struct job *j = shared_job();
+	long spans = self->size / PT_SPAN, pp0, pp1, pp2, k0, dying = -1;
+	int i;
+
+	if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
+		SKIP(return, "needs the memory controller (cgroup2)");
+	ASSERT_NE(NULL, j);
+	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	ASSERT_TRUE(!mkdir(IDLE_CG, 0755) || errno == EEXIST);
+	ASSERT_EQ(0, pt_write_file(IDLE_CG "/cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, mkdir(IDLE_CG_CHILD, 0755));
+	ASSERT_EQ(0, mkdir(IDLE_CG_NUDGE, 0755));
+	cg_made(self);
+	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 6,
+			   .cg = IDLE_CG_CHILD };
+	populate_outside(_metadata, j);
+	pp0 = cg_stat_settled_by(IDLE_CG, "pagetables", IDLE_CG_NUDGE);
+	/* The child memcg pays for the idle tables its writer left. */
+	fill(_metadata, j, 1);
+	ASSERT_EQ(spans, idle_tables());
+	EXPECT_LE(spans * (long)PT_PAGE,
+		  cg_stat_settled(IDLE_CG_CHILD, "pagetables"));
+	ASSERT_EQ(0, rmdir(IDLE_CG_CHILD));
+	/*
+	 * Removed, the child's charge and its LRU lists go to the parent; no
+	 * idle table keeps the dead memcg alive.
+	 */
+	for (i = 0; i < 100; i++) {
+		dying = cg_file(IDLE_CG, "cgroup.stat", "nr_dying_descendants");
+		if (!dying)
+			break;
+		usleep(100000);
+	}
+	EXPECT_EQ(0, dying) TH_LOG("the removed memcg is still dying after 10 s");
+	EXPECT_EQ(spans, idle_tables());
+	pp1 = cg_stat_settled_by(IDLE_CG, "pagetables", IDLE_CG_NUDGE);
+	EXPECT_LE(pp0 + spans * (long)PT_PAGE, pp1);
+	/* The parent's reclaim now finds them on its own list. */
+	k0 = pt_read_vmstat("pt_share_table_shrink");
+	pt_write_file(IDLE_CG "/memory.reclaim", "64M");
+	EXPECT_EQ(spans, pt_read_vmstat("pt_share_table_shrink") - k0);
+	EXPECT_EQ(0, idle_tables());
+	pp2 = cg_stat_settled_by(IDLE_CG, "pagetables", IDLE_CG_NUDGE);
+	TH_LOG("parent pagetables: %ld, %ld after the child's rmdir, %ld after its reclaim",
+	       pp0, pp1, pp2);
+	EXPECT_GE(pp0, pp2);
+	munmap(j, sizeof(*j));
+	EXPECT_EQ(0, rmdir(IDLE_CG_NUDGE));
+	EXPECT_EQ(0, rmdir(IDLE_CG));
+	pt_leak_expect(self->s0);
+}
+
+/* Fault in @j->size bytes of anonymous memory in the job's memcg. */
+static int hog(void *arg)
+{
+	struct job *j = arg;
+	size_t i;
+	char *p;
+
+	if (pt_cg_enter(j->cg))
+		return 10;
+	p = mmap(NULL, j->size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 11;
+	for (i = 0; i < j->size; i += PT_PAGE)
+		PT_STORE(p[i], 1);
+	return 0;
+}
+
+TEST_F_TIMEOUT(idle, memcg_no_oom, 300)
+{
+	struct job *j = shared_job();
+	long spans, k0, oom, cur;
+	size_t max = MIB(16);
+	char v[32];
+
+	if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK))
+		SKIP(return, "needs the memory controller (cgroup2)");
+	ASSERT_NE(NULL, j);
+	/* 2 MiB of tables: an eighth of the limit. */
+	self->size = MIB(512);
+	spans = self->size / PT_SPAN;
+	ASSERT_EQ(0, ftruncate(self->fd, self->size));
+	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	ASSERT_TRUE(!mkdir(IDLE_CG, 0755) || errno == EEXIST);
+	cg_made(self);
+	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 7,
+			   .cg = IDLE_CG };
+	populate_outside(_metadata, j);
+	snprintf(v, sizeof(v), "%zu", max);
+	ASSERT_EQ(0, pt_write_file(IDLE_CG "/memory.max", v));
+	/* Only the idle tables can give: no swap for its anonymous memory. */
+	pt_write_file(IDLE_CG "/memory.swap.max", "0");
+	fill(_metadata, j, 1);
+	ASSERT_EQ(spans, idle_tables());
+	cur = pt_read_ulong(IDLE_CG "/memory.current");
+	/*
+	 * The memcg pays for the idle tables, nobody maps them: an allocation
+	 * that fits only once they are gone must get their memory, not an
+	 * OOM kill.
+	 */
+	k0 = pt_read_vmstat("pt_share_table_shrink");
+	j->size = max - MIB(1);
+	EXPECT_EQ(0, pt_in_child(hog, j));
+	oom = cg_file(IDLE_CG, "memory.events", "oom_kill");
+	TH_LOG("memory.current %ld kB with the idle tables; hog of %zu kB:",
+	       cur >> 10, j->size >> 10);
+	TH_LOG("  %ld tables shrunk, %ld OOM kills",
+	       pt_read_vmstat("pt_share_table_shrink") - k0, oom);
+	EXPECT_LE(max - MIB(1) + spans * PT_PAGE, cur + j->size);
+	EXPECT_EQ(0, oom);
+	EXPECT_LT(0, pt_read_vmstat("pt_share_table_shrink") - k0);
+	munmap(j, sizeof(*j));
+	EXPECT_EQ(0, rmdir(IDLE_CG));
+	pt_leak_expect(self->s0);
+}
+
+/* Pages of @fd's first @size bytes in the page cache (mincore()). */
+static long resident(int fd, size_t size)
+{
+	size_t i, n = size / PT_PAGE;
+	unsigned char *vec = malloc(n);
+	long count = -1;
+	void *p;
+
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (vec && p != MAP_FAILED && !mincore(p, size, vec))
+		for (count = 0, i = 0; i < n; i++)
+			count += vec[i] & 1;
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	free(vec);
+	return count;
+}
+
+/*
+ * Page-cache invalidation with only idle tables left: drop_caches 1,
+ * POSIX_FADV_DONTNEED and drop_caches 3 keep the same pages of the file
+ * as without idle tables (shmem drops none), and the file reads back.
+ */
+static void invalidate_run(struct __test_metadata *_metadata,
+			   struct _test_data_idle *self, bool idle,
+			   long out[3])
+{
+	struct job *j = shared_job();
+
+	ASSERT_NE(NULL, j);
+	ASSERT_EQ(0, pt_write_file(PT_IDLE_KNOB, idle ? "1" : "0"));
+	*j = (struct job){ .fd = self->fd, .size = self->size,
+			   .salt = 8 + idle };
+	fill(_metadata, j, 1);
+	ASSERT_EQ(idle ? (long)(self->size / PT_SPAN) : 0, idle_tables());
+	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "1"));
+	out[0] = resident(self->fd, self->size);
+	ASSERT_EQ(0, posix_fadvise(self->fd, 0, self->size,
+				   POSIX_FADV_DONTNEED));
+	out[1] = resident(self->fd, self->size);
+	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "3"));
+	out[2] = resident(self->fd, self->size);
+	EXPECT_EQ(0, idle_tables());
+	ASSERT_EQ(0, pt_in_child(reader, j));
+	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong", j->bad - 1);
+	TH_LOG("idle %s: resident after drop_caches 1 %ld, FADV_DONTNEED %ld, drop_caches 3 %ld",
+	       idle ? "on " : "off", out[0], out[1], out[2]);
+	munmap(j, sizeof(*j));
+}
+
+TEST_F(idle, invalidate)
+{
+	long off[3], on[3];
+	int i;
+
+	invalidate_run(_metadata, self, false, off);
+	invalidate_run(_metadata, self, true, on);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(off[i], on[i]);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F(idle, evict)
@@ -529,7 +774,7 @@ TEST_F(idle, evict)
 	EXPECT_EQ(0, idle_tables());
 	EXPECT_EQ(spans, pt_read_vmstat("pt_share_table_free") - f0);
 	munmap(j, sizeof(*j));
-	no_leak(_metadata, self);
+	pt_leak_expect(self->s0);
 }
 
 TEST_F(idle, knob)
