@@ -12,18 +12,20 @@
 #
 # FULL=1: the racer and the CVE-class tests in their full form, every
 # upstream mm selftest instead of the fast subset, a 10-minute soak instead
-# of a 1-minute one, and harness/mutate.sh: the CVE-class tests run against
-# kernels that have their bugs.
+# of a 1-minute one, harness/mutate.sh (the CVE-class tests run against
+# kernels that have their bugs), and the kasan stage: the KASAN kernel
+# (configs/kasan.config, about 12 minutes to build from nothing) boots
+# for KUnit and the kselftests, the racer among them.
 #
 # STAGES: the guest stages to run, a subset of "kselftests soak upstream
-# mutations" (default: the first three, and mutations too with FULL=1).
+# mutations kasan" (default: the first three, all five with FULL=1).
 # The host checks and the builds run every time. A FULL=1 run takes longer
 # than one session leaves room for, so it can be run stage by stage on the
 # same commit: make check FULL=1 STAGES=upstream, and so on.
 . "$(dirname "$0")/lib.sh"
 
 FULL=${FULL:-0}
-ALL_STAGES="kselftests soak upstream mutations"
+ALL_STAGES="kselftests soak upstream mutations kasan"
 if [ "$FULL" = 1 ]; then
 	STAGES=${STAGES:-$ALL_STAGES}
 else
@@ -130,26 +132,33 @@ build_selftests() {
 		"$TOP/harness/selftests.sh" build debug
 }
 
+# guest_tests FLAVOUR: KUnit (at boot) and the kselftests on the debug or
+# the kasan kernel; the kasan boot's results are named "kasan: ...".
 guest_tests() {
-	local run=$BUILD/vm/check rc=0
+	local flavour=$1 run=$BUILD/vm/check rc=0 pfx= timeout=$KSELFTEST_TIMEOUT
+	if [ "$flavour" = kasan ]; then
+		run=$BUILD/vm/check-kasan pfx="kasan: "
+		# KASAN's shadow checks make the guest about 3x slower.
+		timeout=$((KSELFTEST_TIMEOUT * 3))
+	fi
 	need_pkgs $GUEST_TEST_PKGS
 	rm -rf "$run"
-	VM_RUN_DIR=$run FLAVOUR=debug VM_TIMEOUT=$KSELFTEST_TIMEOUT "$TOP/harness/vm.sh" \
+	VM_RUN_DIR=$run FLAVOUR=$flavour VM_TIMEOUT=$timeout "$TOP/harness/vm.sh" \
 		"$KSELFTEST_ENV $TOP/harness/guest/run-kselftests.sh $BUILD/kselftest/pt_share" || rc=$?
 
 	# KUnit ran at boot; its KTAP is on the console.
-	sed -E 's/^\[ *[0-9.]+\] //' "$run/console.log" > "$RES/console.txt"
+	sed -E 's/^\[ *[0-9.]+\] //' "$run/console.log" > "$RES/console-$flavour.txt"
 	local kunit=0
 	while read -r st rest; do
 		kunit=$((kunit + 1))
 		case "$st:$rest" in
-		ok:*"# SKIP"*) result SKIP "kunit: ${rest%% #*}" "${rest#*# SKIP }" ;;
-		ok:*) result PASS "kunit: $rest" ;;
-		*) result FAIL "kunit: $rest" ;;
+		ok:*"# SKIP"*) result SKIP "${pfx}kunit: ${rest%% #*}" "${rest#*# SKIP }" ;;
+		ok:*) result PASS "${pfx}kunit: $rest" ;;
+		*) result FAIL "${pfx}kunit: $rest" ;;
 		esac
-	done < <(grep -E '^    (not )?ok [0-9]+ ' "$RES/console.txt" |
+	done < <(grep -E '^    (not )?ok [0-9]+ ' "$RES/console-$flavour.txt" |
 		 sed -E 's/^ +//; s/^ok [0-9]+ /ok /; s/^not ok [0-9]+ /notok /')
-	[ $kunit -gt 0 ] || result FAIL "kunit: no KUnit results on the console"
+	[ $kunit -gt 0 ] || result FAIL "${pfx}kunit: no KUnit results on the console"
 
 	# kselftests: one result per TAP line, per program.
 	local prog="" ntests=0
@@ -158,27 +167,36 @@ guest_tests() {
 		KSELFTEST_PROGRAM_START*) prog=${line#* }; ntests=0 ;;
 		KSELFTEST_PROGRAM_END*)
 			set -- $line
-			[ $ntests -gt 0 ] || result FAIL "kselftest: $2 reported no test (status $3)"
+			[ $ntests -gt 0 ] || result FAIL "${pfx}kselftest: $2 reported no test (status $3)"
 			;;
 		"ok "*"# SKIP"*)
 			ntests=$((ntests + 1))
-			result SKIP "kselftest: $prog: $(echo "${line%%#*}" | cut -d' ' -f3-)" "${line#*# SKIP }" ;;
+			result SKIP "${pfx}kselftest: $prog: $(echo "${line%%#*}" | cut -d' ' -f3-)" "${line#*# SKIP }" ;;
 		"ok "*)
 			ntests=$((ntests + 1))
-			result PASS "kselftest: $prog: $(echo "$line" | cut -d' ' -f3-)" ;;
+			result PASS "${pfx}kselftest: $prog: $(echo "$line" | cut -d' ' -f3-)" ;;
 		"not ok "*)
 			ntests=$((ntests + 1))
-			result FAIL "kselftest: $prog: $(echo "$line" | cut -d' ' -f4-)" ;;
+			result FAIL "${pfx}kselftest: $prog: $(echo "$line" | cut -d' ' -f4-)" ;;
 		esac
 	done < "$run/output.log"
 
 	case $rc in
-	0) result PASS "guest: debug boot, console free of splats, exit sentinel seen" ;;
-	3) result FAIL "guest: kernel splat on the console (excerpt above)" ;;
-	124) result FAIL "guest: no exit sentinel (hang, panic or timeout)" ;;
-	*) result PASS "guest: debug boot, console free of splats, exit sentinel seen"
+	0) result PASS "${pfx}guest: $flavour boot, console free of splats, exit sentinel seen" ;;
+	3) result FAIL "${pfx}guest: kernel splat on the console (excerpt above)" ;;
+	124) result FAIL "${pfx}guest: no exit sentinel (hang, panic or timeout)" ;;
+	*) result PASS "${pfx}guest: $flavour boot, console free of splats, exit sentinel seen"
 	   log "guest command exited $rc (failed tests are listed above)" ;;
 	esac
+}
+
+build_kasan() {
+	if "$TOP/harness/kernel.sh" build kasan; then
+		result PASS "build: kasan kernel"
+	else
+		result FAIL "build: kasan kernel"
+		return 1
+	fi
 }
 
 # vm_status NAME RC: one result line for the boot itself.
@@ -260,7 +278,7 @@ stage "host: series" host_series
 stage "build: CONFIG_PT_SHARE=n" build_nopt
 if stage "build: debug kernel" build_debug && stage "build: kselftests" build_selftests; then
 	if want kselftests; then
-		stage "guest: KUnit + kselftests (debug, page_table_check=on, init_on_free=1)" guest_tests
+		stage "guest: KUnit + kselftests (debug, page_table_check=on, init_on_free=1)" guest_tests debug
 	fi
 	if want soak; then
 		stage "guest: soak (stress-ng + racer, ${SOAK_SECONDS}s)" guest_soak
@@ -271,6 +289,10 @@ if stage "build: debug kernel" build_debug && stage "build: kselftests" build_se
 	# FULL=1: the CVE-class tests against kernels that have their bugs.
 	if want mutations; then
 		stage "mutations: the CVE-class tests catch their bugs" guest_mutations
+	fi
+	# After the mutations: harness/mutate.sh rebuilds the debug kernel only.
+	if want kasan && stage "build: kasan kernel" build_kasan; then
+		stage "guest: KUnit + kselftests (kasan, page_table_check=on)" guest_tests kasan
 	fi
 fi
 summary

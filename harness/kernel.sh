@@ -4,8 +4,9 @@
 #   kernel.sh build FLAVOUR     configure (if needed) and build bzImage
 #   kernel.sh headers FLAVOUR   install uapi headers for the selftests
 #   kernel.sh objects nopt      compile the patched directories without pt_share
-# FLAVOUR is release, debug, stock (the unpatched base, release config) or
-# nopt (the release config with CONFIG_PT_SHARE=n; objects only).
+# FLAVOUR is release, debug, kasan (debug plus KASAN, for make check FULL=1),
+# stock (the unpatched base, release config) or nopt (the release config
+# with CONFIG_PT_SHARE=n; objects only).
 . "$(dirname "$0")/lib.sh"
 
 cmd_source() {
@@ -57,7 +58,8 @@ fragments() {
 	release|stock) echo "$TOP/configs/common.config $TOP/configs/release.config" ;;
 	debug) echo "$TOP/configs/common.config $TOP/configs/debug.config" ;;
 	nopt) echo "$TOP/configs/common.config $TOP/configs/release.config $TOP/configs/nopt.config" ;;
-	*) die "unknown flavour '$1' (release, debug, stock)" ;;
+	kasan) echo "$TOP/configs/common.config $TOP/configs/debug.config $TOP/configs/kasan.config" ;;
+	*) die "unknown flavour '$1' (release, debug, kasan, stock, nopt)" ;;
 	esac
 }
 

@@ -3,7 +3,7 @@
 # its output live and exit with its status.
 #
 # Environment:
-#   FLAVOUR=release|debug|stock  kernel to boot (default release)
+#   FLAVOUR=release|debug|kasan|stock  kernel to boot (default release)
 #   MEM=4G                       guest memory, split over two (emulated) NUMA nodes
 #   VM_TIMEOUT=600               seconds before the guest is killed
 #   ACCEL=tcg                    tcg, or kvm where KVM really boots a guest
@@ -56,7 +56,7 @@ cmdline="console=ttyS0 panic=-1 oops=panic panic_on_warn=1 softlockup_panic=1"
 cmdline+=" hung_task_panic=1 rdinit=/init no_hash_pointers numa=fake=2"
 # Debug boots: page_table_check, and freed pages zeroed at once, so that a
 # read through a TLB entry that outlived its page's free sees zeros.
-[ "$FLAVOUR" = debug ] && cmdline+=" page_table_check=on init_on_free=1"
+case $FLAVOUR in debug | kasan) cmdline+=" page_table_check=on init_on_free=1" ;; esac
 cmdline+=" pt_share.repo=$TOP pt_share.run=$run ${APPEND:-}"
 
 # Two sockets of one core: without ACPI the guest finds its CPUs in

@@ -8,10 +8,16 @@
  * pages with MADV_DONTNEED and MADV_PAGEOUT, mlock, fork verifying children
  * and migrate pages between NUMA nodes. A coordinator (the test process)
  * meanwhile shrinks and regrows the file, punches holes, has the shrinker
- * free idle tables (drop_caches 2) and, in the sharing cases, switches
- * vm.pt_share on and off. The tmpfs_idle case keeps idle tables
- * (vm.pt_share_idle = 1), so that spans every worker left stay mapped by
- * a table no process is attached to while the file changes under it.
+ * free idle tables (drop_caches 2, and memory.reclaim of the workers'
+ * memcg), moves the workers to a new memcg and removes the old one, and,
+ * in the sharing cases, switches vm.pt_share on and off. Every other
+ * checkpoint, all workers unmap the file at once and map it again, with
+ * the shrinker let loose on the tables in between half of the time. The
+ * tmpfs_idle case keeps idle tables (vm.pt_share_idle = 1), so that spans
+ * every worker left stay mapped by a table no process is attached to
+ * while the file changes under it. The memcg operations run only when the
+ * test starts in the root cgroup (not in the soak's memcg), where it can
+ * make memcgs of its own.
  *
  * Each page holds an 8-byte tag at its start and at its end: the page index
  * and a generation, or zero for a page truncated or punched away. Every
@@ -60,7 +66,8 @@ enum op {
 	OP_READ, OP_WRITE, OP_RO_WRITE, OP_MPROTECT, OP_REMAP, OP_MREMAP,
 	OP_DONTNEED, OP_MLOCK, OP_FORK, OP_PAGEOUT, OP_MIGRATE,
 	/* the coordinator's */
-	OP_SHRINK, OP_GROW, OP_PUNCH, OP_TOGGLE, OP_DROP, OP_CHECKPOINT,
+	OP_SHRINK, OP_GROW, OP_PUNCH, OP_TOGGLE, OP_DROP, OP_RECLAIM,
+	OP_MEMCG_MOVE, OP_CHECKPOINT, OP_REATTACH,
 	NR_OPS
 };
 
@@ -68,7 +75,7 @@ static const char * const op_name[NR_OPS] = {
 	"read", "write", "ro_write_faults", "mprotect", "munmap_remap",
 	"mremap", "dontneed", "mlock", "fork", "pageout", "migrate",
 	"shrink", "grow", "punch", "toggle_pt_share", "drop_idle_tables",
-	"checkpoint",
+	"memcg_reclaim", "memcg_move_rmdir", "checkpoint", "all_reattach",
 };
 
 /* How often a worker picks each operation. */
@@ -88,6 +95,8 @@ struct ctl {
 	uint64_t gen;
 	uint32_t bar_count, bar_gen;
 	uint32_t ckpt_req, final, release;
+	uint32_t reattach;		/* this checkpoint: all unmap, remap */
+	long idle_seen;			/* most idle tables with no mapper */
 	uint32_t abort;
 	uint32_t msgs;
 	uint64_t hash[NR_WORKERS];
@@ -100,6 +109,20 @@ struct ctl {
 static struct ctl *ctl;
 static int file_fd;
 static bool numa;
+
+/*
+ * The workers' memcgs: RACER_CG/w0 or RACER_CG/w1, the one they are in
+ * now being cg_cur; none (cg_on false) unless the test starts in the root
+ * cgroup with the memory controller there.
+ */
+#define RACER_CG	"/sys/fs/cgroup/pt_share_racer"
+static bool cg_on;
+static int cg_cur;
+
+static void cg_path(char *buf, size_t len, int k, const char *file)
+{
+	snprintf(buf, len, RACER_CG "/w%d%s%s", k, file ? "/" : "", file ? file : "");
+}
 
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -493,14 +516,31 @@ static void checkpoint(struct view *w)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	unsigned long i;
+	bool reattach;
 
 	if (bar_wait(NULL))
 		_exit(72);
+	/*
+	 * Read between the barriers, where it cannot change: past the second
+	 * one the coordinator may already set it for the next checkpoint.
+	 */
+	reattach = LOAD(ctl->reattach);
 	for (i = 0; i < NR_PAGES; i++)
 		h = hash_add(h, verify_page(w->id, w->p, i, true));
 	ctl->hash[w->id] = h;
 	if (bar_wait(NULL))
 		_exit(72);
+	if (!reattach)
+		return;
+	/* Nobody maps the file until the coordinator lets us map it again. */
+	if (munmap(w->p, FILE_SIZE))
+		_exit(76);
+	memset(w->ro, 0, sizeof(w->ro));
+	if (bar_wait(NULL) || bar_wait(NULL))
+		_exit(72);
+	w->p = pt_map_aligned(file_fd, FILE_SIZE, PROT_READ | PROT_WRITE);
+	if (!w->p)
+		_exit(74);
 }
 
 static int pick_op(struct view *w)
@@ -525,6 +565,13 @@ static void worker(int id, uint64_t seed)
 		_exit(73);
 	w->id = id;
 	w->rnd = seed * 0x9e3779b97f4a7c15ULL + id * 2 + 1;
+	if (cg_on) {
+		char path[64];
+
+		cg_path(path, sizeof(path), cg_cur, NULL);
+		if (pt_cg_enter(path))
+			_exit(77);
+	}
 	pt_fault_setup();
 	w->p = pt_map_aligned(file_fd, FILE_SIZE, PROT_READ | PROT_WRITE);
 	if (!w->p)
@@ -674,25 +721,103 @@ static int coord_checkpoint(void)
 	return 0;
 }
 
-static int coordinate(double seconds, bool toggle, uint64_t rnd)
+/* Free idle tables: the workers' memcg's reclaim, or drop_caches 2. */
+static void shrink_idle(uint64_t *rnd, bool memcg)
 {
-	/* At least four checkpoints, and one every 5 s in long runs. */
-	double every = seconds / 4 < 5 ? seconds / 4 : 5;
+	if (memcg) {
+		/* EAGAIN: less than asked; only the idle tables can give. */
+		pt_write_file(RACER_CG "/memory.reclaim",
+			      pt_rand(rnd) % 2 ? "1M" : "64M");
+	} else if (pt_write_file("/proc/sys/vm/drop_caches", "2")) {
+		fail(NR_WORKERS, "cannot write drop_caches");
+	}
+}
+
+/*
+ * Move every worker to the other memcg and remove the one they were in,
+ * with whatever idle tables it pays for. A worker's forked child may
+ * still be in it: then it is removed at the next move or at the end.
+ */
+static void memcg_move(void)
+{
+	char path[128], pid[16];
+	int k, next = !cg_cur;
+
+	cg_path(path, sizeof(path), next, NULL);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		fail(NR_WORKERS, "mkdir %s: %s", path, strerror(errno));
+		return;
+	}
+	cg_path(path, sizeof(path), next, "cgroup.procs");
+	for (k = 0; k < NR_WORKERS; k++) {
+		snprintf(pid, sizeof(pid), "%d", pids[k]);
+		if (!reaped[k] && pt_write_file(path, pid))
+			fail(NR_WORKERS, "cannot move worker %d", k);
+	}
+	cg_path(path, sizeof(path), cg_cur, NULL);
+	rmdir(path);
+	cg_cur = next;
+}
+
+/*
+ * A checkpoint after which every worker unmaps the file and maps it again:
+ * in between no process maps it, and with idle tables its spans stay
+ * mapped by tables nobody is attached to, which the shrinker may free.
+ */
+static int coord_reattach(uint64_t *rnd, bool idle)
+{
+	long n;
+
+	STORE(ctl->reattach, 1);
+	if (coord_checkpoint())
+		return -1;
+	if (bar_wait(poll_dead))
+		return -1;
+	if (idle) {
+		pt_write_file("/proc/sys/vm/stat_refresh", "1");
+		n = pt_read_vmstat("nr_pt_share_idle");
+		if (n > ctl->idle_seen)
+			ctl->idle_seen = n;
+	}
+	if (pt_rand(rnd) % 2)
+		shrink_idle(rnd, cg_on && pt_rand(rnd) % 2);
+	STORE(ctl->reattach, 0);
+	if (bar_wait(poll_dead))
+		return -1;
+	ctl->ops[NR_WORKERS][OP_REATTACH]++;
+	return 0;
+}
+
+static int coordinate(double seconds, bool toggle, bool idle, uint64_t rnd)
+{
+	/*
+	 * At least four checkpoints, every other one a reattach, and one
+	 * every 5 s in long runs.
+	 */
+	double every = seconds / 5 < 5 ? seconds / 5 : 5;
 	double t0 = pt_now(), next_ckpt = t0 + every;
 	bool on = true;
-	int op, ret = 0;
+	int op, ret = 0, nckpt = 0;
 
 	while (pt_now() < t0 + seconds) {
 		usleep(5000 + pt_rand(&rnd) % 30000);
 		if (poll_dead())
 			return -1;
 		if (pt_now() >= next_ckpt) {
-			if (coord_checkpoint())
+			/* Sharing on, so that the tables go idle. */
+			if (!(nckpt % 2) && toggle && !on) {
+				on = true;
+				if (pt_write_file(PT_SHARE_KNOB, "1"))
+					fail(NR_WORKERS, "cannot write vm.pt_share");
+			}
+			if (nckpt++ % 2 ? coord_checkpoint() :
+			    coord_reattach(&rnd, idle))
 				return -1;
-			next_ckpt = pt_now() + every;
+			/* On a fixed grid, however long the checkpoints take. */
+			next_ckpt += every;
 			continue;
 		}
-		op = OP_SHRINK + pt_rand(&rnd) % (OP_DROP - OP_SHRINK + 1);
+		op = OP_SHRINK + pt_rand(&rnd) % (OP_MEMCG_MOVE - OP_SHRINK + 1);
 		switch (op) {
 		case OP_SHRINK:
 			if (ctl->size == MIN_SIZE) {
@@ -722,8 +847,17 @@ static int coordinate(double seconds, bool toggle, uint64_t rnd)
 			break;
 		case OP_DROP:
 			/* The shrinker frees idle tables under the workers. */
-			if (pt_write_file("/proc/sys/vm/drop_caches", "2"))
-				fail(NR_WORKERS, "cannot write drop_caches");
+			shrink_idle(&rnd, false);
+			break;
+		case OP_RECLAIM:
+			if (!cg_on)
+				continue;
+			shrink_idle(&rnd, true);
+			break;
+		case OP_MEMCG_MOVE:
+			if (!cg_on)
+				continue;
+			memcg_move();
 			break;
 		}
 		if (ret)
@@ -733,6 +867,10 @@ static int coordinate(double seconds, bool toggle, uint64_t rnd)
 	/* Sharing back on: the final checkpoint's faults may attach again. */
 	if (toggle && pt_write_file(PT_SHARE_KNOB, "1"))
 		fail(NR_WORKERS, "cannot write vm.pt_share");
+	/* Two reattaches at least, however slow the guest. */
+	while (ctl->ops[NR_WORKERS][OP_REATTACH] < 2)
+		if (coord_reattach(&rnd, idle))
+			return -1;
 	/* The number of the last checkpoint request: workers exit after it. */
 	STORE(ctl->final, ctl->ckpt_req + 1);
 	ret = coord_checkpoint();
@@ -799,6 +937,44 @@ FIXTURE_TEARDOWN(racer)
 	pt_knobs_restore(&self->knobs);
 }
 
+/* The workers' first memcg, if this process is in the root cgroup. */
+static bool cg_setup(void)
+{
+	char path[128], line[64] = "";
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	if (strcmp(line, "0::/\n") ||
+	    pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		return false;
+	cg_cur = 0;
+	cg_path(path, sizeof(path), 0, NULL);
+	if ((mkdir(RACER_CG, 0755) && errno != EEXIST) ||
+	    pt_write_file(RACER_CG "/cgroup.subtree_control", "+memory") ||
+	    (mkdir(path, 0755) && errno != EEXIST))
+		return false;
+	return true;
+}
+
+/* Once every worker is gone: remove the memcgs. */
+static void cg_teardown(void)
+{
+	char path[128];
+	int k;
+
+	if (!cg_on)
+		return;
+	for (k = 0; k < 2; k++) {
+		cg_path(path, sizeof(path), k, NULL);
+		rmdir(path);
+	}
+	rmdir(RACER_CG);
+}
+
 static double run_seconds(int fast)
 {
 	const char *env = getenv("PT_SHARE_RACER_SECONDS");
@@ -830,6 +1006,10 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 	       variant->share ? "on (toggled)" : "off",
 	       numa ? "2 nodes" : "1 node: no migration");
 	is_coordinator = true;
+	cg_on = cg_setup();
+	TH_LOG("memcg operations %s", cg_on ? "on" :
+	       "off: not started in the root cgroup, or no memory controller");
+	/* After the memcgs: their per-CPU memory can add kernel page tables. */
 	pt_leak_snap(&s0);
 	attach0 = pt_read_vmstat("pt_share_attach");
 	reuse0 = pt_read_vmstat("pt_share_table_reuse");
@@ -844,7 +1024,7 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 			worker(i, seed);
 		}
 	}
-	if (coordinate(seconds, variant->share, rnd)) {
+	if (coordinate(seconds, variant->share, variant->idle, rnd)) {
 		for (i = 0; i < NR_WORKERS; i++)
 			if (!reaped[i])
 				kill(pids[i], SIGKILL);
@@ -877,9 +1057,15 @@ TEST_F_TIMEOUT(racer, verify, 1800)
 	TH_LOG("idle tables reused %ld, freed by the shrinker %ld",
 	       pt_read_vmstat("pt_share_table_reuse") - reuse0,
 	       pt_read_vmstat("pt_share_table_shrink") - shrink0);
-	/* Kept idle: some span every worker had left came back. */
-	if (variant->idle)
+	TH_LOG("most idle tables while no worker mapped the file: %ld",
+	       ctl->idle_seen);
+	cg_teardown();
+	EXPECT_LE(2, ctl->ops[NR_WORKERS][OP_REATTACH]);
+	/* Kept idle: the spans every worker left stayed, and came back. */
+	if (variant->idle) {
+		EXPECT_LT(0, ctl->idle_seen);
 		EXPECT_LT(0, pt_read_vmstat("pt_share_table_reuse") - reuse0);
+	}
 	EXPECT_EQ(0, (int)ctl->abort);
 	EXPECT_EQ(0, fails);
 	EXPECT_LT(0, verified);
