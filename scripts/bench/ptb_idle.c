@@ -27,7 +27,6 @@
  * the pattern ptb_share mkfile wrote; a mismatch fails the run.
  */
 #include <signal.h>
-#include <sys/personality.h>
 
 #include "ptb_lib.h"
 
@@ -142,18 +141,6 @@ static int run_child(const struct opts *o, int percent,
 	return -1;
 }
 
-static void result(const struct opts *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("RESULT %s", o->tag);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 /* The idle-table counters, -1 where the kernel has none. */
 struct idle_snap {
 	long pt_kb, idle, reuse, shrink, alloc, attach;
@@ -184,7 +171,7 @@ static int do_cold(const struct opts *o)
 		if (run_child(o, 100, 0, NULL, r))
 			return 1;
 		snap(&s2);
-		result(o, " size_mb=%zu prep=%d minflt=%ld map_ms=%.3f"
+		ptb_result(o->tag, " size_mb=%zu prep=%d minflt=%ld map_ms=%.3f"
 		       " read_ms=%.3f total_ms=%.3f pt_idle_kb=%ld idle_tables=%ld"
 		       " table_reuse=%ld table_alloc=%ld attach=%ld",
 		       o->size >> 20, rep, r->minflt, ptb_ms(r->map_ns),
@@ -219,7 +206,7 @@ static int do_churn(const struct opts *o)
 	}
 	elapsed = ptb_now_ns() - t0;
 	snap(&s2);
-	result(o, " size_mb=%zu procs=%d percent=%d elapsed_ms=%.1f"
+	ptb_result(o->tag, " size_mb=%zu procs=%d percent=%d elapsed_ms=%.1f"
 	       " procs_per_s=%.3f minflt_per_proc=%ld vmpte_per_proc_kb=%ld"
 	       " pt_before_kb=%ld pt_after_kb=%ld idle_tables=%ld"
 	       " table_reuse=%ld table_alloc=%ld",
@@ -259,7 +246,7 @@ static int do_shrink(const struct opts *o)
 		err = errno;
 	close(fd);
 	snap(&s2);
-	result(o, " size_mb=%zu reclaim_bytes=%s reclaim_ms=%.3f reclaim_err=%d"
+	ptb_result(o->tag, " size_mb=%zu reclaim_bytes=%s reclaim_ms=%.3f reclaim_err=%d"
 	       " idle_before=%ld idle_after=%ld tables_shrunk=%ld"
 	       " us_per_table=%.2f pt_before_kb=%ld pt_after_kb=%ld",
 	       o->size >> 20, amount, ptb_ms(t), err, s1.idle, s2.idle,
@@ -278,20 +265,6 @@ static void __attribute__((noreturn)) usage(void)
 	exit(2);
 }
 
-/* As in ptb_share: the same address-space layout in every run. */
-static void no_aslr(char **argv)
-{
-	int pers = personality(0xffffffff);
-
-	if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
-		return;
-	if (personality(pers | ADDR_NO_RANDOMIZE) == -1)
-		return;
-	execv("/proc/self/exe", argv);
-	fprintf(stderr, "%s: cannot re-exec without ASLR: %s\n", ptb_prog,
-		strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -300,7 +273,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	ptb_prog = "ptb_idle";
-	no_aslr(argv);
+	ptb_no_aslr(argv);
 	if (argc < 2)
 		usage();
 	o.mode = argv[1];

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -346,6 +347,43 @@ static inline void ptb_write_all(char *p, size_t size, off_t off)
 
 	for (i = 0; i < size / PTB_PAGE; i++)
 		v[i * PTB_PAGE] = ptb_pattern(first + i);
+}
+
+/* ---- output and layout ---------------------------------------------------- */
+
+/* One "RESULT <tag> ..." line (see the top of this file). */
+static inline void __attribute__((format(printf, 2, 3)))
+ptb_result(const char *tag, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("RESULT %s", tag);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/*
+ * Page-table use depends on where the stack, the libraries and the mapping
+ * fall relative to 2 MiB and 1 GiB boundaries. With address-space
+ * randomization each run would get another layout, and its page tables a
+ * few pages more or less per process than the baseline run's: re-exec
+ * without it, so that every run has the same layout.
+ */
+static inline void ptb_no_aslr(char **argv)
+{
+	int pers = personality(0xffffffff);
+
+	if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
+		return;
+	if (personality(pers | ADDR_NO_RANDOMIZE) == -1)
+		return;
+	execv("/proc/self/exe", argv);
+	/* Still randomized, but the figures are only less comparable. */
+	fprintf(stderr, "%s: cannot re-exec without ASLR: %s\n", ptb_prog,
+		strerror(errno));
 }
 
 #endif /* PTB_LIB_H */

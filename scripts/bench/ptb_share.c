@@ -30,7 +30,6 @@
  * error, whatever the timing.
  */
 #include <signal.h>
-#include <sys/personality.h>
 
 #include "ptb_lib.h"
 
@@ -265,18 +264,6 @@ static void run_probe(const struct opts *o, enum probe what,
 		fail("probe ended with status %#x", status);
 }
 
-static void result(const struct opts *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("RESULT %s", o->tag);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
 /* ---- modes ------------------------------------------------------------- */
 
 static int do_mkfile(const struct opts *o)
@@ -317,7 +304,7 @@ static int do_hold(const struct opts *o)
 	vmpte = ptb_status_kb(last.pid, "VmPTE");
 	teardown_ns = stop_holders();
 	ptb_snap(&c2, true);
-	result(o, " n=%d size_mb=%zu pt_before_kb=%ld pt_hold_kb=%ld"
+	ptb_result(o->tag, " n=%d size_mb=%zu pt_before_kb=%ld pt_hold_kb=%ld"
 	       " pt_growth_kb=%ld pt_after_kb=%ld vmpte_kb=%ld attach=%ld"
 	       " table_alloc=%ld table_free=%ld detach=%ld teardown_detach=%ld"
 	       " teardown_free=%ld last_minflt=%ld last_map_ms=%.3f"
@@ -343,7 +330,7 @@ static void probe_result(const struct opts *o, enum probe what, long fa,
 			 const struct ptb_counters *c0,
 			 const struct ptb_counters *c1)
 {
-	result(o, " n=%d size_mb=%zu probe=%s fault_around=%ld prep=%d"
+	ptb_result(o->tag, " n=%d size_mb=%zu probe=%s fault_around=%ld prep=%d"
 	       " map_ms=%.3f access_ms=%.3f total_ms=%.3f minflt=%ld"
 	       " unmap_ms=%.3f exit_ms=%.3f attach=%ld",
 	       o->n, o->size >> 20, probe_name[what], fa, rep,
@@ -457,7 +444,7 @@ static int do_fork(const struct opts *o)
 			fail("child ended with status %#x", status);
 		ptb_snap(&c1, false);
 		/* r.map_ns holds the child's first timestamp after fork. */
-		result(o, " size_mb=%zu prep=%d fork_ms=%.3f child_start_ms=%.3f"
+		ptb_result(o->tag, " size_mb=%zu prep=%d fork_ms=%.3f child_start_ms=%.3f"
 		       " child_read_ms=%.3f child_minflt=%ld total_ms=%.3f"
 		       " attach=%ld",
 		       o->size >> 20, rep, ptb_ms(t_fork - t0),
@@ -478,27 +465,6 @@ static void __attribute__((noreturn)) usage(void)
 	exit(2);
 }
 
-/*
- * Page-table use depends on where the stack, the libraries and the mapping
- * fall relative to 2 MiB and 1 GiB boundaries. With address-space
- * randomization each run of this program would get another layout, and
- * its page tables a few pages more or less per process than the baseline
- * run's: run without it, so that every run has the same layout.
- */
-static void no_aslr(char **argv)
-{
-	int pers = personality(0xffffffff);
-
-	if (pers == -1 || (pers & ADDR_NO_RANDOMIZE))
-		return;
-	if (personality(pers | ADDR_NO_RANDOMIZE) == -1)
-		return;
-	execv("/proc/self/exe", argv);
-	/* Still randomized, but the figures are only less comparable. */
-	fprintf(stderr, "%s: cannot re-exec without ASLR: %s\n", ptb_prog,
-		strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	struct opts o = {
@@ -507,7 +473,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	ptb_prog = "ptb_share";
-	no_aslr(argv);
+	ptb_no_aslr(argv);
 	if (argc < 2)
 		usage();
 	o.mode = argv[1];
