@@ -447,17 +447,6 @@ static long cg_stat_settled(const char *cg, const char *key)
 	return cg_stat_settled_by(cg, key, cg);
 }
 
-/*
- * After making memcgs: a new memcg's per-CPU memory can take fresh vmalloc
- * space, whose kernel page tables stay for good. They are in PageTables
- * (8 kB on the debug kernel for the first memcgs made, more with KASAN's
- * shadow), and are no table of ours: the leak baseline starts after them.
- */
-static void cg_made(struct _test_data_idle *self)
-{
-	pt_leak_snap(&self->s0);
-}
-
 TEST_F_TIMEOUT(idle, reclaim, 600)
 {
 	struct job *j = shared_job();
@@ -467,7 +456,7 @@ TEST_F_TIMEOUT(idle, reclaim, 600)
 		pt_swap_teardown(IDLE_CG);
 		SKIP(return, "needs zram, mkswap and the memory controller");
 	}
-	cg_made(self);
+	pt_leak_rebase(&self->s0);
 	ASSERT_NE(NULL, j);
 	pt0 = cg_stat(IDLE_CG, "pagetables");
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 5,
@@ -511,7 +500,7 @@ TEST_F(idle, memcg)
 	ASSERT_NE(NULL, j);
 	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	ASSERT_TRUE(!mkdir(IDLE_CG, 0755) || errno == EEXIST);
-	cg_made(self);
+	pt_leak_rebase(&self->s0);
 	pt0 = cg_stat_settled(IDLE_CG, "pagetables");
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 1,
 			   .cg = IDLE_CG };
@@ -588,7 +577,7 @@ TEST_F_TIMEOUT(idle, memcg_rmdir, 300)
 	ASSERT_EQ(0, pt_write_file(IDLE_CG "/cgroup.subtree_control", "+memory"));
 	ASSERT_EQ(0, mkdir(IDLE_CG_CHILD, 0755));
 	ASSERT_EQ(0, mkdir(IDLE_CG_NUDGE, 0755));
-	cg_made(self);
+	pt_leak_rebase(&self->s0);
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 6,
 			   .cg = IDLE_CG_CHILD };
 	populate_outside(_metadata, j);
@@ -662,7 +651,7 @@ TEST_F_TIMEOUT(idle, memcg_no_oom, 300)
 	ASSERT_EQ(0, ftruncate(self->fd, self->size));
 	pt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	ASSERT_TRUE(!mkdir(IDLE_CG, 0755) || errno == EEXIST);
-	cg_made(self);
+	pt_leak_rebase(&self->s0);
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 7,
 			   .cg = IDLE_CG };
 	populate_outside(_metadata, j);
