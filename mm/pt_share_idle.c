@@ -19,9 +19,10 @@
  *  - An idle table leaves the cache zapped: zap, then erase.
  *  - Everything that must unmap a folio reaches its idle entries, which no
  *    VMA leads to: try_to_unmap() and try_to_migrate() through the file's
- *    cache (here), truncation and hole punch (pt_share_rmap.c), inode
- *    eviction (here). folio_referenced() does not see them: an idle entry
- *    is no process's reference.
+ *    cache (here), truncation and hole punch (pt_share_rmap.c), page-cache
+ *    invalidation of a clean folio and inode eviction (here).
+ *    folio_referenced() does not see them: an idle entry is no process's
+ *    reference.
  *  - memcg: an idle table is charged to the memcg the last attachment was
  *    charged to, whose charge it replaces, and sits on that memcg's list of
  *    the LRU, so that memcg's reclaim can free it. An attach that reuses it
@@ -230,35 +231,102 @@ bool pt_share_idle_zap(struct pt_share_cache *cache, struct ptdesc *table,
 	return true;
 }
 
-/**
- * __pt_share_unmap_idle - clear a folio's entries in idle tables
- * @folio: a locked page-cache folio that the rmap walk left mapped
- *
- * The folio is reached through its file's cache, one table per variant:
- * page-cache folios are naturally aligned, so one table maps all of it.
+/*
+ * The cache of @folio's file and the entries [*from, *to) that map @folio
+ * in each of its tables; NULL if the file shares nothing. Page-cache
+ * folios are naturally aligned, so one table per variant maps all of it.
  */
-void __pt_share_unmap_idle(struct folio *folio)
+static struct pt_share_cache *pt_share_folio_cache(struct folio *folio,
+						   unsigned int *from,
+						   unsigned int *to)
 {
 	struct address_space *mapping = folio->mapping;
-	struct folio *stack[PT_SHARE_ZAP_STACK];
-	struct pt_share_zap zap = { .folios = stack, .max = ARRAY_SIZE(stack) };
 	struct pt_share_cache *cache;
-	unsigned int from, to, v;
-	struct ptdesc *table;
 
 	if (!mapping || ((unsigned long)mapping & PAGE_MAPPING_FLAGS))
-		return;
+		return NULL;
 	cache = READ_ONCE(mapping->pt_share);
 	if (!cache || folio->index > PT_SHARE_MAX_INDEX)
-		return;
-	from = folio->index % PTRS_PER_PTE;
-	to = min_t(unsigned long, from + folio_nr_pages(folio), PTRS_PER_PTE);
-	xa_lock(&cache->tables);
+		return NULL;
+	*from = folio->index % PTRS_PER_PTE;
+	*to = min_t(unsigned long, *from + folio_nr_pages(folio), PTRS_PER_PTE);
+	return cache;
+}
+
+/* Clear @folio's entries in the idle tables of @cache; cache lock held. */
+static void pt_share_idle_zap_folio(struct pt_share_cache *cache,
+				    struct folio *folio, unsigned int from,
+				    unsigned int to)
+{
+	struct folio *stack[PT_SHARE_ZAP_STACK];
+	struct pt_share_zap zap = { .folios = stack, .max = ARRAY_SIZE(stack) };
+	struct ptdesc *table;
+	unsigned int v;
+
 	for (v = 0; v < PT_SHARE_MAX_VARIANTS; v++) {
 		table = xa_load(&cache->tables, pt_share_key(folio->index, v));
 		if (table && pt_share_table_idle(table))
 			pt_share_zap_table(table, from, to, &zap, false);
 	}
+}
+
+/**
+ * __pt_share_unmap_idle - clear a folio's entries in idle tables
+ * @folio: a locked page-cache folio that the rmap walk left mapped
+ */
+void __pt_share_unmap_idle(struct folio *folio)
+{
+	struct pt_share_cache *cache;
+	unsigned int from, to;
+
+	cache = pt_share_folio_cache(folio, &from, &to);
+	if (!cache)
+		return;
+	xa_lock(&cache->tables);
+	pt_share_idle_zap_folio(cache, folio, from, to);
+	xa_unlock(&cache->tables);
+}
+
+/**
+ * __pt_share_evict_idle - page-cache invalidation: drop a folio's idle entries
+ * @folio: a locked, clean page-cache folio that mapping_evict_folio() may
+ *         remove from the page cache
+ *
+ * Without idle tables, the folio is unmapped once its last mapper has gone,
+ * and invalidation (drop_caches, POSIX_FADV_DONTNEED) removes it if it is
+ * clean. An idle entry is no process's mapping, so it must not keep the
+ * folio: clear the folio's idle entries, unless one of them is dirty. Its
+ * mapper's unmap would then have made the folio dirty, which invalidation
+ * leaves alone, and so does this: the folio becomes dirty, keeps its idle
+ * entries and stays. An idle table's entries do not change under the cache
+ * lock (no TLB holds them, and attachers wait), so they can be read there.
+ */
+void __pt_share_evict_idle(struct folio *folio)
+{
+	struct pt_share_cache *cache;
+	unsigned int from, to, i, v;
+	struct ptdesc *table;
+	pte_t *base, pte;
+
+	cache = pt_share_folio_cache(folio, &from, &to);
+	if (!cache)
+		return;
+	xa_lock(&cache->tables);
+	for (v = 0; v < PT_SHARE_MAX_VARIANTS; v++) {
+		table = xa_load(&cache->tables, pt_share_key(folio->index, v));
+		if (!table || !pt_share_table_idle(table))
+			continue;
+		base = ptdesc_address(table);
+		for (i = from; i < to; i++) {
+			pte = ptep_get(base + i);
+			if (pte_present(pte) && pte_dirty(pte)) {
+				folio_mark_dirty(folio);
+				goto out;
+			}
+		}
+	}
+	pt_share_idle_zap_folio(cache, folio, from, to);
+out:
 	xa_unlock(&cache->tables);
 }
 

@@ -130,6 +130,7 @@ bool __pt_share_ptep_clear_flush(struct vm_area_struct *vma,
 void pt_share_mapping_destroy(struct address_space *mapping);
 void __pt_share_mapping_evict(struct address_space *mapping);
 void __pt_share_unmap_idle(struct folio *folio);
+void __pt_share_evict_idle(struct folio *folio);
 bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
 void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
 			   unsigned long end, vm_flags_t new_flags);
@@ -314,6 +315,21 @@ static inline void pt_share_unmap_idle(struct folio *folio)
 	if (static_branch_unlikely(&pt_share_used_key) &&
 	    !folio_test_anon(folio) && folio_mapped(folio))
 		__pt_share_unmap_idle(folio);
+}
+
+/**
+ * pt_share_evict_idle - page-cache invalidation meets a mapped folio
+ * @folio: a locked folio that mapping_evict_folio() may remove
+ *
+ * An entry in an idle table is no process's mapping, and must not keep a
+ * clean folio in the page cache that would go without it.
+ */
+static inline void pt_share_evict_idle(struct folio *folio)
+{
+	if (static_branch_unlikely(&pt_share_used_key) &&
+	    folio_mapped(folio) && !folio_test_dirty(folio) &&
+	    !folio_test_writeback(folio))
+		__pt_share_evict_idle(folio);
 }
 
 /**
@@ -526,6 +542,10 @@ static inline void pt_share_mapping_evict(struct address_space *mapping)
 }
 
 static inline void pt_share_unmap_idle(struct folio *folio)
+{
+}
+
+static inline void pt_share_evict_idle(struct folio *folio)
 {
 }
 

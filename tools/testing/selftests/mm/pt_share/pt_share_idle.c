@@ -26,7 +26,9 @@
  * memcg_no_oom: an allocation in a full memcg that pays for idle tables
  *   gets their memory from the shrinker instead of an OOM kill.
  * invalidate: drop_caches 1 and 3 and POSIX_FADV_DONTNEED, with only idle
- *   tables left, keep the same pages as without them (shmem drops none).
+ *   tables left, keep the same pages as without them: the written (dirty)
+ *   pages, and none of the clean pages read from holes, which an idle
+ *   entry must not keep.
  * evict: closing the last fd of an unlinked file frees its idle tables.
  * knob: vm.pt_share_idle takes 0 or 1 and rejects anything else.
  *
@@ -701,22 +703,49 @@ static long resident(int fd, size_t size)
 	return count;
 }
 
+/* Map the file as the writers do and read every page: all zeroes. */
+static int zero_reader(void *arg)
+{
+	struct job *j = arg;
+	unsigned long i;
+	int err;
+	char *p = job_map(j, &err);
+
+	if (!p)
+		return err;
+	for (i = 0; i < j->size / PT_PAGE; i++)
+		if (PT_LOAD(*(uint64_t *)(p + i * PT_PAGE)) && !j->bad)
+			j->bad = i + 1;
+	return 0;
+}
+
 /*
  * Page-cache invalidation with only idle tables left: drop_caches 1,
  * POSIX_FADV_DONTNEED and drop_caches 3 keep the same pages of the file
- * as without idle tables (shmem drops none), and the file reads back.
+ * as without idle tables, and the file reads back. Written pages are dirty
+ * and stay; @clean: the pages were only read from holes, so they are
+ * clean and invalidation drops them, which an idle entry must not stop.
  */
 static void invalidate_run(struct __test_metadata *_metadata,
-			   struct _test_data_idle *self, bool idle,
+			   struct _test_data_idle *self, bool idle, bool clean,
 			   long out[3])
 {
 	struct job *j = shared_job();
+	int (*check)(void *) = clean ? zero_reader : reader;
 
 	ASSERT_NE(NULL, j);
 	ASSERT_EQ(0, pt_write_file(PT_IDLE_KNOB, idle ? "1" : "0"));
 	*j = (struct job){ .fd = self->fd, .size = self->size,
 			   .salt = 8 + idle };
-	fill(_metadata, j, 1);
+	if (clean) {
+		/* Holes again: a read fault adds a clean page of zeroes. */
+		ASSERT_EQ(0, ftruncate(self->fd, 0));
+		ASSERT_EQ(0, ftruncate(self->fd, self->size));
+		ASSERT_EQ(0, pt_in_child(zero_reader, j));
+		ASSERT_EQ(0, j->bad);
+	} else {
+		fill(_metadata, j, 1);
+	}
 	ASSERT_EQ(idle ? (long)(self->size / PT_SPAN) : 0, idle_tables());
 	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "1"));
 	out[0] = resident(self->fd, self->size);
@@ -726,22 +755,27 @@ static void invalidate_run(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "3"));
 	out[2] = resident(self->fd, self->size);
 	EXPECT_EQ(0, idle_tables());
-	ASSERT_EQ(0, pt_in_child(reader, j));
+	ASSERT_EQ(0, pt_in_child(check, j));
 	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong", j->bad - 1);
-	TH_LOG("idle %s: resident after drop_caches 1 %ld, FADV_DONTNEED %ld, drop_caches 3 %ld",
-	       idle ? "on " : "off", out[0], out[1], out[2]);
+	TH_LOG("%s pages, idle %s: resident after drop_caches 1 %ld,",
+	       clean ? "clean" : "dirty", idle ? "on " : "off", out[0]);
+	TH_LOG("  FADV_DONTNEED %ld, drop_caches 3 %ld", out[1], out[2]);
 	munmap(j, sizeof(*j));
 }
 
 TEST_F(idle, invalidate)
 {
-	long off[3], on[3];
-	int i;
+	long pages = self->size / PT_PAGE, off[3], on[3];
+	int clean, i;
 
-	invalidate_run(_metadata, self, false, off);
-	invalidate_run(_metadata, self, true, on);
-	for (i = 0; i < 3; i++)
-		EXPECT_EQ(off[i], on[i]);
+	for (clean = 0; clean <= 1; clean++) {
+		invalidate_run(_metadata, self, false, clean, off);
+		invalidate_run(_metadata, self, true, clean, on);
+		for (i = 0; i < 3; i++)
+			EXPECT_EQ(off[i], on[i]);
+		/* Or the case shows nothing: stock keeps dirty, drops clean. */
+		EXPECT_TRUE(clean ? off[0] < pages / 2 : off[0] == pages);
+	}
 	pt_leak_expect(self->s0);
 }
 
