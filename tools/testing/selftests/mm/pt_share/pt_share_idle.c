@@ -30,7 +30,9 @@
  *   pages, and none of the clean pages read from holes, which an idle
  *   entry must not keep.
  * evict: closing the last fd of an unlinked file frees its idle tables.
- * knob: vm.pt_share_idle takes 0 or 1 and rejects anything else.
+ * knob: vm.pt_share_idle takes 0 or 1 and rejects anything else; with
+ *   vm.pt_share = 0 a mapper attaches no idle table, and drop_caches 2
+ *   still frees them all.
  *
  * Each ends with no idle table, attachment or page table left behind.
  */
@@ -805,6 +807,8 @@ TEST_F(idle, knob)
 	static const char * const bad[] = {
 		"2", "-1", "abc", "", "\n", "1 1", "0x1", " ",
 	};
+	long spans = self->size / PT_SPAN, r0, k0;
+	struct job *j = shared_job();
 	unsigned int i, old;
 
 	for (old = 0; old <= 1; old++) {
@@ -818,6 +822,24 @@ TEST_F(idle, knob)
 			EXPECT_EQ(old, pt_read_ulong(PT_IDLE_KNOB));
 		}
 	}
+
+	/* vm.pt_share = 0 stops attaching idle tables, not freeing them. */
+	ASSERT_NE(NULL, j);
+	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 3 };
+	fill(_metadata, j, 1);
+	ASSERT_EQ(spans, idle_tables());
+	ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, "0"));
+	r0 = pt_read_vmstat("pt_share_table_reuse");
+	ASSERT_EQ(0, pt_in_child(reader, j));
+	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong", j->bad - 1);
+	EXPECT_EQ(r0, pt_read_vmstat("pt_share_table_reuse"));
+	EXPECT_EQ(spans, idle_tables());
+	k0 = pt_read_vmstat("pt_share_table_shrink");
+	ASSERT_EQ(0, pt_write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_EQ(0, idle_tables());
+	EXPECT_EQ(spans, pt_read_vmstat("pt_share_table_shrink") - k0);
+	munmap(j, sizeof(*j));
+	pt_leak_expect(self->s0);
 }
 
 TEST_HARNESS_MAIN
