@@ -765,7 +765,7 @@ static void invalidate_run(struct __test_metadata *_metadata,
 	munmap(j, sizeof(*j));
 }
 
-TEST_F(idle, invalidate)
+TEST_F_TIMEOUT(idle, invalidate, 300)
 {
 	long pages = self->size / PT_PAGE, off[3], on[3];
 	int clean, i;
@@ -802,7 +802,7 @@ TEST_F(idle, evict)
 	pt_leak_expect(self->s0);
 }
 
-TEST_F(idle, knob)
+TEST_F_TIMEOUT(idle, knob, 120)
 {
 	static const char * const bad[] = {
 		"2", "-1", "abc", "", "\n", "1 1", "0x1", " ",
