@@ -342,11 +342,18 @@ static inline int pt_knobs_save(struct pt_knobs *k)
 	return 0;
 }
 
+/*
+ * Save the knobs, then set them as a test expects them: sharing @on, the
+ * smallest minimum, and no idle tables (the default), whatever a test
+ * killed before its teardown (a timeout) left behind.
+ */
 static inline int pt_knobs_save_and_enable(struct pt_knobs *k, bool on)
 {
 	if (pt_knobs_save(k))
 		return -1;
 	if (pt_write_file(PT_MIN_KNOB, "2097152"))
+		return -1;
+	if (k->idle[0] && pt_write_file(PT_IDLE_KNOB, "0"))
 		return -1;
 	return pt_write_file(PT_SHARE_KNOB, on ? "1" : "0") ? -1 : 0;
 }
