@@ -403,7 +403,10 @@ static long cg_stat(const char *cg, const char *key)
  * only once they add up to about MEMCG_CHARGE_BATCH pages per CPU, so a
  * child in @nudge (@cg or a memcg under it) makes that many updates of its
  * own (anon pages in and out) before each read, and reads until the figure
- * holds still. The child's own page tables are in every figure alike.
+ * holds still. The child faults its buffer in before it joins @nudge, so
+ * that the page table under it is charged where the test runs, not to
+ * @nudge: where mmap() places the buffer decides whether it needs a new
+ * table, and that varies from one call to the next.
  */
 static long cg_stat_settled_by(const char *cg, const char *key,
 			       const char *nudge)
@@ -422,13 +425,13 @@ static long cg_stat_settled_by(const char *cg, const char *key,
 	fflush(NULL);
 	pid = fork();
 	if (!pid) {
-		if (pt_cg_enter(nudge))
-			_exit(1);
 		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (buf == MAP_FAILED)
 			_exit(2);
 		memset(buf, 1, len);
+		if (pt_cg_enter(nudge))
+			_exit(1);
 		for (i = 0; i < 100 && still < 3; i++) {
 			for (r = 0; r < 8; r++) {
 				memset(buf, 1, len);
