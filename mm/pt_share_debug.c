@@ -16,7 +16,10 @@
  * - zap: a zap of a span whose table was private when zap_pmd_range()
  *   looked, before zap_pte_range() takes the table's lock;
  * - put: the last share of a table is dropped and the table has left its
- *   cache, before it is freed.
+ *   cache, before it is freed;
+ * - unmap: try_to_unmap() or try_to_migrate() has walked a page-cache
+ *   folio's mappings, before a migration copies it and restores or drops
+ *   the migration entries the walk installed.
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
@@ -39,7 +42,12 @@ struct pt_share_window {
 	atomic_long_t taken;
 };
 
-enum { PT_SHARE_WINDOW_ZAP, PT_SHARE_WINDOW_PUT, PT_SHARE_NR_WINDOWS };
+enum {
+	PT_SHARE_WINDOW_ZAP,
+	PT_SHARE_WINDOW_PUT,
+	PT_SHARE_WINDOW_UNMAP,
+	PT_SHARE_NR_WINDOWS
+};
 
 static struct pt_share_window pt_share_windows[PT_SHARE_NR_WINDOWS] = {
 	[PT_SHARE_WINDOW_ZAP] = {
@@ -49,6 +57,10 @@ static struct pt_share_window pt_share_windows[PT_SHARE_NR_WINDOWS] = {
 	[PT_SHARE_WINDOW_PUT] = {
 		.name = "put",
 		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[1].lock),
+	},
+	[PT_SHARE_WINDOW_UNMAP] = {
+		.name = "unmap",
+		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[2].lock),
 	},
 };
 
@@ -95,6 +107,18 @@ void pt_share_debug_zap_window(void)
 void pt_share_debug_put_window(void)
 {
 	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_PUT]);
+}
+
+/**
+ * pt_share_debug_unmap_window - sleep in the unmap window, if armed for us
+ *
+ * Called by try_to_unmap() and try_to_migrate() once the rmap walk is
+ * done. A migration's entries stay in place while we sleep, so that the
+ * selftests can make the last sharer of a table leave in between.
+ */
+void pt_share_debug_unmap_window(void)
+{
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_UNMAP]);
 }
 
 static int pt_share_window_get(void *data, u64 *val)

@@ -14,6 +14,10 @@
  * migrate: move_pages(MPOL_MF_MOVE_ALL), from a private mapping, of pages
  *   that idle tables also map: every page moves, and the next attacher
  *   reads the moved pages.
+ * migrate_window: the only sharer of a table unmaps it while a migration
+ *   of one of its pages sleeps in the debug kernel's unmap window, with
+ *   the migration entry in the table: the table goes idle, and the next
+ *   attacher reads every page (no stale migration entry to wait on).
  * reclaim: under a memcg with zram swap, memory.reclaim frees the memcg's
  *   idle tables and swaps out the file nobody maps; a later attacher reads
  *   every page back.
@@ -37,6 +41,7 @@
  * Each ends with no idle table, attachment or page table left behind.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -332,13 +337,24 @@ static int migrate_private(void *arg)
 	for (i = 0; i < n; i++) {
 		pt_touch(p + i * PT_PAGE);
 		pages[i] = p + i * PT_PAGE;
-		nodes[i] = 1;
+	}
+	/*
+	 * Each page to the node it is not on: move_pages() leaves a page
+	 * already on its target alone, and where the pages start depends on
+	 * the CPU that wrote them.
+	 */
+	if (syscall(__NR_move_pages, 0, n, pages, NULL, status, 0))
+		return 12;
+	for (i = 0; i < n; i++) {
+		if (status[i] < 0)
+			return 13;
+		nodes[i] = !status[i];
 	}
 	if (syscall(__NR_move_pages, 0, n, pages, nodes, status,
 		    MPOL_MF_MOVE_ALL))
-		return 12;
+		return 14;
 	for (i = 0; i < n; i++)
-		if (status[i] != 1 && !j->bad)
+		if (status[i] != nodes[i] && !j->bad)
 			j->bad = i + 1;
 	return 0;
 }
@@ -356,11 +372,110 @@ TEST_F(idle, migrate)
 	ASSERT_EQ(spans, idle_tables());
 	ASSERT_EQ(0, pt_in_child(migrate_private, j));
 	/* Not one page left behind for the idle entries that mapped it. */
-	EXPECT_EQ(0, j->bad) TH_LOG("page %ld did not move (status != 1)",
+	EXPECT_EQ(0, j->bad) TH_LOG("page %ld did not move to the other node",
 				    j->bad - 1);
 	j->bad = 0;
 	ASSERT_EQ(0, pt_in_child(reader, j));
 	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong after migration",
+				    j->bad - 1);
+	munmap(j, sizeof(*j));
+	pt_leak_expect(self->s0);
+}
+
+/* ---- a migration that outlives the last sharer ------------------------- */
+
+#define WINDOW_DIR	"/sys/kernel/debug/pt_share"
+
+struct leave {
+	char *p;
+	size_t size;
+	long taken;	/* the unmap window's count before the migration */
+	int left;	/* the munmap has returned */
+};
+
+static long windows_taken(void)
+{
+	char buf[32];
+
+	if (pt_read_file(WINDOW_DIR "/unmap_windows", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* The second thread: once the migration sleeps in the window, unmap. */
+static void *leaver(void *arg)
+{
+	struct leave *l = arg;
+	int i;
+
+	for (i = 0; i < 5000 && windows_taken() == l->taken; i++)
+		usleep(1000);
+	munmap(l->p, l->size);
+	PT_STORE(l->left, 1);
+	return NULL;
+}
+
+/*
+ * As the only sharer of the file's tables, move page 0 to the other node;
+ * while the migration sleeps in the unmap window, with its migration entry
+ * in the shared table, unmap the file from a second thread, so that the
+ * table goes idle before the migration restores its entries through the
+ * VMAs, which no longer lead to it.
+ */
+static int migrate_and_leave(void *arg)
+{
+	struct job *j = arg;
+	struct leave l = { .size = j->size };
+	int node, status, err, left;
+	pthread_t t;
+	void *page;
+
+	l.p = job_map(j, &err);
+	if (!l.p)
+		return err;
+	pt_touch(l.p);
+	page = l.p;
+	if (syscall(__NR_move_pages, 0, 1, &page, NULL, &status, 0) ||
+	    status < 0)
+		return 12;
+	node = !status;
+	l.taken = windows_taken();
+	if (l.taken < 0 || pt_write_file(WINDOW_DIR "/unmap_window_ms", "500"))
+		return 13;
+	if (pthread_create(&t, NULL, leaver, &l))
+		return 14;
+	err = syscall(__NR_move_pages, 0, 1, &page, &node, &status,
+		      MPOL_MF_MOVE_ALL);
+	left = PT_LOAD(l.left);
+	pthread_join(t, NULL);
+	pt_write_file(WINDOW_DIR "/unmap_window_ms", "0");
+	if (err || status != node)
+		return 15;
+	/* The window was taken, and the unmap ended inside it. */
+	if (windows_taken() != l.taken + 1 || !left)
+		return 16;
+	return 0;
+}
+
+TEST_F(idle, migrate_window)
+{
+	struct job *j = shared_job();
+	long spans = self->size / PT_SPAN;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs two NUMA nodes (numa=fake=2)");
+	if (access(WINDOW_DIR "/unmap_window_ms", F_OK))
+		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS and debugfs");
+	ASSERT_NE(NULL, j);
+	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 4 };
+	fill(_metadata, j, 1);
+	ASSERT_EQ(spans, idle_tables());
+	/* 16: the unmap did not end inside the window (see the child). */
+	ASSERT_EQ(0, pt_in_child(migrate_and_leave, j));
+	EXPECT_EQ(spans, idle_tables());
+	/* The idle table kept no migration entry for the reader to wait on. */
+	ASSERT_EQ(0, pt_in_child(reader, j));
+	EXPECT_EQ(0, j->bad) TH_LOG("page %ld read wrong after the migration",
 				    j->bad - 1);
 	munmap(j, sizeof(*j));
 	pt_leak_expect(self->s0);
