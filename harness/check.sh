@@ -40,6 +40,8 @@ for s in $STAGES; do
 done
 # want STAGE: is STAGE among the stages asked for?
 want() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
+# The short forms' guest timeout, also the kasan stage's before its 3x.
+KSELFTEST_SHORT_TIMEOUT=1200
 # KSELFTEST_ENV: PT_SHARE_FULL=1 runs the racer and the CVE-class tests in
 # their full form (120 s per case, 25 times the stale-TLB iterations).
 if [ "$FULL" = 1 ]; then
@@ -47,7 +49,7 @@ if [ "$FULL" = 1 ]; then
 	KSELFTEST_ENV=PT_SHARE_FULL=1 KSELFTEST_TIMEOUT=5400
 else
 	UMM_TIER=fast UMM_TIMEOUT=1200 SOAK_SECONDS=60
-	KSELFTEST_ENV= KSELFTEST_TIMEOUT=1200
+	KSELFTEST_ENV= KSELFTEST_TIMEOUT=$KSELFTEST_SHORT_TIMEOUT
 fi
 
 RES=$BUILD/check
@@ -145,7 +147,7 @@ guest_tests() {
 		# take hours. They run every case, with fewer iterations; the
 		# long forms run on the debug kernel.
 		env=
-		timeout=$((1200 * 3))
+		timeout=$((KSELFTEST_SHORT_TIMEOUT * 3))
 	fi
 	need_pkgs $GUEST_TEST_PKGS
 	rm -rf "$run"

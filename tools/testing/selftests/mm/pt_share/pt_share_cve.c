@@ -1231,7 +1231,6 @@ TEST_F_TIMEOUT(cve, stale_tlb_after_reclaim, 600)
 
 /* ---- the re-check under the table lock -------------------------------- */
 
-#define WINDOW_DIR	"/sys/kernel/debug/pt_share"
 #define WINDOW_MS	3000
 #define SPAN_PAGES	(PT_SPAN / PT_PAGE)
 
@@ -1274,7 +1273,7 @@ static void *recheck_zapper(void *arg)
 	double t0;
 
 	snprintf(ms, sizeof(ms), "%d", WINDOW_MS);
-	if (pt_write_file(WINDOW_DIR "/zap_window_ms", ms)) {
+	if (pt_write_file(PT_WINDOW_DIR "/zap_window_ms", ms)) {
 		fail_msg("arming the zap window: %s", strerror(errno));
 	} else {
 		t0 = pt_now();
@@ -1303,7 +1302,7 @@ static void recheck_process(int fd, unsigned long w0)
 	if (pthread_create(&t1, NULL, recheck_zapper, NULL))
 		_exit(3);
 	/* T1 counts the window before it sleeps in it. */
-	while (pt_read_ulong(WINDOW_DIR "/zap_windows") == w0 &&
+	while (pt_read_ulong(PT_WINDOW_DIR "/zap_windows") == w0 &&
 	       !LOAD(sh->zapped))
 		usleep(1000);
 	sh->vmpte_kb[0] = pt_proc_kb("/proc/self/status", "VmPTE");
@@ -1324,7 +1323,7 @@ static void recheck_process(int fd, unsigned long w0)
 static void recheck_run(struct __test_metadata *_metadata,
 			struct _test_data_cve *self, bool on)
 {
-	unsigned long w0 = pt_read_ulong(WINDOW_DIR "/zap_windows");
+	unsigned long w0 = pt_read_ulong(PT_WINDOW_DIR "/zap_windows");
 	long a0, d0, attached, detached, present, early;
 	int tries = 0, ret;
 	char *c, *r;
@@ -1385,7 +1384,7 @@ static void recheck_run(struct __test_metadata *_metadata,
 	/* The collapse freed P's private table while T1 slept. */
 	EXPECT_EQ(PT_PAGE >> 10, sh->vmpte_kb[0] - sh->vmpte_kb[1]);
 	EXPECT_EQ(0, early) TH_LOG("T1's zap returned before R attached");
-	EXPECT_EQ(w0 + 1, pt_read_ulong(WINDOW_DIR "/zap_windows"));
+	EXPECT_EQ(w0 + 1, pt_read_ulong(PT_WINDOW_DIR "/zap_windows"));
 	EXPECT_LE(WINDOW_MS / 1000.0 - 0.1, sh->zap_secs);
 	/* P's zap cleared none of R's entries. */
 	EXPECT_EQ(SPAN_PAGES, present);
@@ -1401,7 +1400,7 @@ TEST_F_TIMEOUT(cve, zap_recheck_window, 300)
 {
 	char buf[128] = "";
 
-	if (access(WINDOW_DIR "/zap_window_ms", F_OK))
+	if (access(PT_WINDOW_DIR "/zap_window_ms", F_OK))
 		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS (the debug kernel) and debugfs");
 	if (pt_read_file(THP_SHMEM_KNOB, buf, sizeof(buf)))
 		SKIP(return, "needs shmem THP (CONFIG_TRANSPARENT_HUGEPAGE)");
@@ -1426,7 +1425,7 @@ static void erase_process(int fd)
 	for (off = 0; off < SIZE; off += PT_PAGE)
 		pt_touch(p + off);
 	snprintf(ms, sizeof(ms), "%d", WINDOW_MS);
-	if (pt_write_file(WINDOW_DIR "/put_window_ms", ms))
+	if (pt_write_file(PT_WINDOW_DIR "/put_window_ms", ms))
 		_exit(2);
 	munmap(p, SIZE);
 	_exit(0);
@@ -1434,11 +1433,11 @@ static void erase_process(int fd)
 
 TEST_F_TIMEOUT(cve, erase_window, 300)
 {
-	unsigned long w0 = pt_read_ulong(WINDOW_DIR "/put_windows");
+	unsigned long w0 = pt_read_ulong(PT_WINDOW_DIR "/put_windows");
 	long f0 = pt_read_vmstat("pt_share_table_free");
 	pid_t pid;
 
-	if (access(WINDOW_DIR "/put_window_ms", F_OK))
+	if (access(PT_WINDOW_DIR "/put_window_ms", F_OK))
 		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS (the debug kernel) and debugfs");
 	/* The last put must free the table, not keep it idle. */
 	if (!access(PT_IDLE_KNOB, F_OK))
@@ -1448,7 +1447,7 @@ TEST_F_TIMEOUT(cve, erase_window, 300)
 	ASSERT_LE(0, pid);
 	if (!pid)
 		erase_process(self->fd);
-	while (pt_read_ulong(WINDOW_DIR "/put_windows") == w0) {
+	while (pt_read_ulong(PT_WINDOW_DIR "/put_windows") == w0) {
 		ASSERT_EQ(0, waitpid(pid, NULL, WNOHANG));
 		usleep(1000);
 	}
@@ -1457,9 +1456,9 @@ TEST_F_TIMEOUT(cve, erase_window, 300)
 	ASSERT_EQ(0, ftruncate(self->fd, SIZE));
 	ASSERT_EQ(0, wait_pid_ok(pid));
 	TH_LOG("windows slept %lu, tables freed %ld",
-	       pt_read_ulong(WINDOW_DIR "/put_windows") - w0,
+	       pt_read_ulong(PT_WINDOW_DIR "/put_windows") - w0,
 	       pt_read_vmstat("pt_share_table_free") - f0);
-	EXPECT_EQ(w0 + 1, pt_read_ulong(WINDOW_DIR "/put_windows"));
+	EXPECT_EQ(w0 + 1, pt_read_ulong(PT_WINDOW_DIR "/put_windows"));
 	EXPECT_EQ(NR_SPANS, pt_read_vmstat("pt_share_table_free") - f0);
 	pt_leak_expect(self->s0);
 }

@@ -321,6 +321,25 @@ TEST_F(idle, punch)
 
 /* ---- migration of pages only idle tables map ----------------------------- */
 
+/*
+ * Set @nodes to the node each of the @n @pages is not on: move_pages()
+ * leaves a page already on its target alone, and where the pages start
+ * depends on the CPU that wrote them. 0, or -1 if a page is not there.
+ */
+static int other_nodes(unsigned long n, void **pages, int *nodes)
+{
+	unsigned long i;
+
+	if (syscall(__NR_move_pages, 0, n, pages, NULL, nodes, 0))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (nodes[i] < 0)
+			return -1;
+		nodes[i] = !nodes[i];
+	}
+	return 0;
+}
+
 static int migrate_private(void *arg)
 {
 	struct job *j = arg;
@@ -338,21 +357,11 @@ static int migrate_private(void *arg)
 		pt_touch(p + i * PT_PAGE);
 		pages[i] = p + i * PT_PAGE;
 	}
-	/*
-	 * Each page to the node it is not on: move_pages() leaves a page
-	 * already on its target alone, and where the pages start depends on
-	 * the CPU that wrote them.
-	 */
-	if (syscall(__NR_move_pages, 0, n, pages, NULL, status, 0))
+	if (other_nodes(n, pages, nodes))
 		return 12;
-	for (i = 0; i < n; i++) {
-		if (status[i] < 0)
-			return 13;
-		nodes[i] = !status[i];
-	}
 	if (syscall(__NR_move_pages, 0, n, pages, nodes, status,
 		    MPOL_MF_MOVE_ALL))
-		return 14;
+		return 13;
 	for (i = 0; i < n; i++)
 		if (status[i] != nodes[i] && !j->bad)
 			j->bad = i + 1;
@@ -384,23 +393,14 @@ TEST_F(idle, migrate)
 
 /* ---- a migration that outlives the last sharer ------------------------- */
 
-#define WINDOW_DIR	"/sys/kernel/debug/pt_share"
-
 struct leave {
 	char *p;
 	size_t size;
-	long taken;	/* the unmap window's count before the migration */
+	unsigned long taken;	/* unmap_windows before the migration */
 	int left;	/* the munmap has returned */
 };
 
-static long windows_taken(void)
-{
-	char buf[32];
-
-	if (pt_read_file(WINDOW_DIR "/unmap_windows", buf, sizeof(buf)))
-		return -1;
-	return strtol(buf, NULL, 10);
-}
+#define UNMAP_WINDOWS	PT_WINDOW_DIR "/unmap_windows"
 
 /* The second thread: once the migration sleeps in the window, unmap. */
 static void *leaver(void *arg)
@@ -408,7 +408,7 @@ static void *leaver(void *arg)
 	struct leave *l = arg;
 	int i;
 
-	for (i = 0; i < 5000 && windows_taken() == l->taken; i++)
+	for (i = 0; i < 5000 && pt_read_ulong(UNMAP_WINDOWS) == l->taken; i++)
 		usleep(1000);
 	munmap(l->p, l->size);
 	PT_STORE(l->left, 1);
@@ -435,12 +435,11 @@ static int migrate_and_leave(void *arg)
 		return err;
 	pt_touch(l.p);
 	page = l.p;
-	if (syscall(__NR_move_pages, 0, 1, &page, NULL, &status, 0) ||
-	    status < 0)
+	if (other_nodes(1, &page, &node))
 		return 12;
-	node = !status;
-	l.taken = windows_taken();
-	if (l.taken < 0 || pt_write_file(WINDOW_DIR "/unmap_window_ms", "500"))
+	l.taken = pt_read_ulong(UNMAP_WINDOWS);
+	if (l.taken == ~0UL ||
+	    pt_write_file(PT_WINDOW_DIR "/unmap_window_ms", "500"))
 		return 13;
 	if (pthread_create(&t, NULL, leaver, &l))
 		return 14;
@@ -448,11 +447,11 @@ static int migrate_and_leave(void *arg)
 		      MPOL_MF_MOVE_ALL);
 	left = PT_LOAD(l.left);
 	pthread_join(t, NULL);
-	pt_write_file(WINDOW_DIR "/unmap_window_ms", "0");
+	pt_write_file(PT_WINDOW_DIR "/unmap_window_ms", "0");
 	if (err || status != node)
 		return 15;
 	/* The window was taken, and the unmap ended inside it. */
-	if (windows_taken() != l.taken + 1 || !left)
+	if (pt_read_ulong(UNMAP_WINDOWS) != l.taken + 1 || !left)
 		return 16;
 	return 0;
 }
@@ -464,7 +463,7 @@ TEST_F(idle, migrate_window)
 
 	if (access("/sys/devices/system/node/node1", F_OK))
 		SKIP(return, "needs two NUMA nodes (numa=fake=2)");
-	if (access(WINDOW_DIR "/unmap_window_ms", F_OK))
+	if (access(PT_WINDOW_DIR "/unmap_window_ms", F_OK))
 		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS and debugfs");
 	ASSERT_NE(NULL, j);
 	*j = (struct job){ .fd = self->fd, .size = self->size, .salt = 4 };

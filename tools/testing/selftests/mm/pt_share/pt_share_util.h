@@ -105,6 +105,9 @@ static inline int pt_read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* The debug kernel's race windows (CONFIG_PT_SHARE_DEBUG_WINDOWS). */
+#define PT_WINDOW_DIR	"/sys/kernel/debug/pt_share"
+
 /* The number in @path, or ~0UL if it cannot be read. */
 static inline unsigned long pt_read_ulong(const char *path)
 {
