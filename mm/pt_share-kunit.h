@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests for pt_share's pure logic: table geometry, cache keys, the
- * entries a truncation zaps, and the parsing of sysctl writes; and for
- * the one lifetime rule no test from userspace can reliably hit: a
- * released table is freed only after an RCU grace period. Included at
- * the end of mm/pt_share.c so that it can reach static functions.
+ * KUnit tests for pt_share's pure logic: table geometry, the alignment of
+ * kernel-chosen addresses, cache keys, the entries a truncation zaps, and
+ * the parsing of sysctl writes; and for the one lifetime rule no test
+ * from userspace can reliably hit: a released table is freed only after
+ * an RCU grace period. Included at the end of mm/pt_share.c so that it
+ * can reach static functions.
  */
 #ifdef CONFIG_PT_SHARE_KUNIT_TEST
 
 #include <kunit/test.h>
+#include <linux/mman.h>
 
 #define MB(x)		((unsigned long)(x) << 20)
 #define PGOFF(bytes)	((bytes) >> PAGE_SHIFT)
@@ -91,6 +93,47 @@ static void pt_share_test_align_offset(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, PAGE_SIZE, pt_share_align_offset(1));
 	KUNIT_EXPECT_EQ(test, 3 * PAGE_SIZE,
 			pt_share_align_offset(PTRS_PER_PTE + 3));
+}
+
+struct pt_share_align_case {
+	const char *what;
+	unsigned long len, pgoff, flags, align;
+};
+
+/* With vm.pt_share_min_bytes at 16 MiB. */
+static const struct pt_share_align_case pt_share_align_cases[] = {
+	{ "private", MB(1024), 0, MAP_PRIVATE, 0 },
+	{ "shorter than min_bytes", MB(16) - PAGE_SIZE, 0, MAP_SHARED, 0 },
+	{ "min_bytes", MB(16), 0, MAP_SHARED, PMD_SIZE },
+	{ "validate", MB(16), 0, MAP_SHARED_VALIDATE, PMD_SIZE },
+	{ "a page short of a GiB", MB(1024) - PAGE_SIZE, 0, MAP_SHARED,
+	  PMD_SIZE },
+	{ "1 GiB at 0", MB(1024), 0, MAP_SHARED, PUD_SIZE },
+	{ "1 GiB at 1 GiB", MB(1024), PGOFF(MB(1024)), MAP_SHARED, PUD_SIZE },
+	/* From 2 MiB, the first whole GiB of the file starts 1022 MiB in. */
+	{ "1 GiB at 2 MiB", MB(1024), PGOFF(MB(2)), MAP_SHARED, PMD_SIZE },
+	{ "a page short at 2 MiB", MB(2046) - PAGE_SIZE, PGOFF(MB(2)),
+	  MAP_SHARED, PMD_SIZE },
+	{ "just holds a GiB at 2 MiB", MB(2046), PGOFF(MB(2)), MAP_SHARED,
+	  PUD_SIZE },
+	{ "3 GiB at 4 KiB", MB(3072), 1, MAP_SHARED, PUD_SIZE },
+};
+
+static void pt_share_test_align_size(struct kunit *test)
+{
+	unsigned long min_bytes = sysctl_pt_share_min_bytes;
+	const struct pt_share_align_case *c;
+	int i;
+
+	sysctl_pt_share_min_bytes = MB(16);
+	for (i = 0; i < ARRAY_SIZE(pt_share_align_cases); i++) {
+		c = &pt_share_align_cases[i];
+		KUNIT_EXPECT_EQ_MSG(test, c->align,
+				    __pt_share_align_size(c->len, c->pgoff,
+							  c->flags),
+				    "case: %s", c->what);
+	}
+	sysctl_pt_share_min_bytes = min_bytes;
 }
 
 static void pt_share_test_key(struct kunit *test)
@@ -251,6 +294,7 @@ static struct kunit_case pt_share_test_cases[] = {
 	KUNIT_CASE(pt_share_test_eligible_top),
 	KUNIT_CASE(pt_share_test_table_index),
 	KUNIT_CASE(pt_share_test_align_offset),
+	KUNIT_CASE(pt_share_test_align_size),
 	KUNIT_CASE(pt_share_test_key),
 	KUNIT_CASE(pt_share_test_entry_range),
 	KUNIT_CASE(pt_share_test_parse),

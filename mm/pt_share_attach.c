@@ -83,18 +83,33 @@ static bool pt_share_vma_eligible(struct vm_area_struct *vma)
 }
 
 /**
- * __pt_share_wants_aligned - would a shared mapping of @len be eligible?
+ * __pt_share_align_size - the alignment a new shared mapping should get
  * @len: length of the mapping
+ * @pgoff: file offset of its start, in pages
  * @flags: its mmap flags
  *
- * Return: true for a MAP_SHARED mapping of at least vm.pt_share_min_bytes.
+ * A table is shared only where the address agrees with the file offset
+ * modulo the span the table maps, so when the kernel picks the address it
+ * picks one that does. A PMD table maps PUD_SIZE: ask for that when the
+ * mapping holds at least one whole aligned PUD_SIZE of the file, that is
+ * when @len covers the part before the first file boundary (@skip) plus
+ * PUD_SIZE. Smaller mappings keep PMD_SIZE, for their PTE tables.
+ *
+ * Return: PUD_SIZE or PMD_SIZE for a MAP_SHARED mapping of at least
+ * vm.pt_share_min_bytes, 0 for any other.
  */
-bool __pt_share_wants_aligned(unsigned long len, unsigned long flags)
+unsigned long __pt_share_align_size(unsigned long len, unsigned long pgoff,
+				    unsigned long flags)
 {
 	unsigned long type = flags & MAP_TYPE;
+	unsigned long skip = -(pgoff << PAGE_SHIFT) & (PUD_SIZE - 1);
 
-	return (type == MAP_SHARED || type == MAP_SHARED_VALIDATE) &&
-	       len >= READ_ONCE(sysctl_pt_share_min_bytes);
+	if ((type != MAP_SHARED && type != MAP_SHARED_VALIDATE) ||
+	    len < READ_ONCE(sysctl_pt_share_min_bytes))
+		return 0;
+	if (len >= PUD_SIZE && len - PUD_SIZE >= skip)
+		return PUD_SIZE;
+	return PMD_SIZE;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -136,7 +136,8 @@ void pt_share_mapping_destroy(struct address_space *mapping);
 void __pt_share_mapping_evict(struct address_space *mapping);
 void __pt_share_unmap_idle(struct folio *folio);
 void __pt_share_evict_idle(struct folio *folio);
-bool __pt_share_wants_aligned(unsigned long len, unsigned long flags);
+unsigned long __pt_share_align_size(unsigned long len, unsigned long pgoff,
+				    unsigned long flags);
 void __pt_share_vma_modify(struct vm_area_struct *vma, unsigned long start,
 			   unsigned long end, vm_flags_t new_flags);
 void __pt_share_vma_merge(struct vm_area_struct *vma,
@@ -148,20 +149,22 @@ pgprot_t __pt_share_pte_prot(struct vm_area_struct *vma, pte_t *ptep);
 void __pt_share_mm_free(struct mm_struct *mm);
 
 /**
- * pt_share_wants_aligned - should a new shmem mapping be PMD aligned?
+ * pt_share_align_size - the alignment a new shmem mapping should get
  * @len: length of the mapping
+ * @pgoff: file offset of its start, in pages
  * @flags: its mmap flags
  *
  * Lets unmodified programs share: when the kernel picks the address of a
  * shared mapping that may share, it picks one congruent with the file
- * offset modulo PMD_SIZE, as it does for shmem THPs.
+ * offset modulo the returned size, as it does for shmem THPs.
  *
- * Return: true if the mapping would be eligible by its length and flags.
+ * Return: PUD_SIZE or PMD_SIZE, or 0 if the mapping would not share.
  */
-static inline bool pt_share_wants_aligned(unsigned long len,
-					  unsigned long flags)
+static inline unsigned long pt_share_align_size(unsigned long len,
+						unsigned long pgoff,
+						unsigned long flags)
 {
-	return pt_share_enabled() && __pt_share_wants_aligned(len, flags);
+	return pt_share_enabled() ? __pt_share_align_size(len, pgoff, flags) : 0;
 }
 
 /**
@@ -557,10 +560,11 @@ static inline void pt_share_evict_idle(struct folio *folio)
 {
 }
 
-static inline bool pt_share_wants_aligned(unsigned long len,
-					  unsigned long flags)
+static inline unsigned long pt_share_align_size(unsigned long len,
+						unsigned long pgoff,
+						unsigned long flags)
 {
-	return false;
+	return 0;
 }
 
 static inline void pt_share_vma_modify(struct vm_area_struct *vma,

@@ -1166,6 +1166,117 @@ TEST_F(sharing, unaligned_never_shares)
 	EXPECT_EQ(0, in_child(unaligned_child, NULL));
 }
 
+/* ---- where the kernel puts a mapping it chooses the address of -------- */
+
+#define GIB	(512 * SPAN)
+
+/*
+ * Each mapping asks for a file offset (none for shared anonymous memory)
+ * and is never touched, so that a 3 GiB one costs no memory. With sharing
+ * on, the address must agree with the offset modulo @align: 1 GiB when the
+ * mapping holds a whole aligned GiB of the file, else 2 MiB.
+ */
+static const struct placement {
+	const char *name;
+	enum backing kind;
+	unsigned long len, off, align;
+} placements[] = {
+	{ "memfd 16 MiB at 0",		MEMFD,	     16UL << 20, 0,	     SPAN },
+	{ "memfd 16 MiB at 1 MiB",	MEMFD,	     16UL << 20, 1UL << 20,  SPAN },
+	{ "memfd 1 GiB at 0",		MEMFD,	     GIB,	 0,	     GIB },
+	{ "memfd 1 GiB at 2 MiB",	MEMFD,	     GIB,	 SPAN,	     SPAN },
+	{ "memfd 2 GiB at 2 MiB",	MEMFD,	     2 * GIB,	 SPAN,	     GIB },
+	{ "memfd 3 GiB at 4 KiB",	MEMFD,	     3 * GIB,	 PAGE,	     GIB },
+	{ "tmpfs 1 GiB at 0",		TMPFS,	     GIB,	 0,	     GIB },
+	{ "shared anon 1 GiB",		SHARED_ANON, GIB,	 0,	     GIB },
+	{ "SysV shm 1 GiB",		SYSV_SHM,    GIB,	 0,	     GIB },
+};
+
+/* Map @pl where the kernel chooses; return the address, or NULL. */
+static char *place(const struct placement *pl, int *fd, int *shmid)
+{
+	char path[64];
+	char *p;
+
+	*fd = -1;
+	*shmid = -1;
+	switch (pl->kind) {
+	case SHARED_ANON:
+		p = mmap(NULL, pl->len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		return p == MAP_FAILED ? NULL : p;
+	case SYSV_SHM:
+		*shmid = shmget(IPC_PRIVATE, pl->len, IPC_CREAT | 0600);
+		if (*shmid < 0)
+			return NULL;
+		p = shmat(*shmid, NULL, 0);
+		return p == (void *)-1 ? NULL : p;
+	case TMPFS:
+		snprintf(path, sizeof(path), "/dev/shm/pt_share_place.%d",
+			 getpid());
+		*fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		unlink(path);
+		break;
+	default:
+		*fd = memfd_create("pt_share_place", 0);
+	}
+	if (*fd < 0 || ftruncate(*fd, pl->off + pl->len))
+		return NULL;
+	p = mmap(NULL, pl->len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd,
+		 pl->off);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void unplace(const struct placement *pl, char *p, int fd, int shmid)
+{
+	if (p && pl->kind == SYSV_SHM)
+		shmdt(p);
+	else if (p)
+		munmap(p, pl->len);
+	if (fd >= 0)
+		close(fd);
+	if (shmid >= 0)
+		shmctl(shmid, IPC_RMID, NULL);
+}
+
+/*
+ * Unmodified programs share only if the kernel places their mappings
+ * well. Each placement runs with sharing off (logged: THP's rules then)
+ * and on (checked).
+ */
+TEST(kernel_chosen_address)
+{
+	struct pt_knobs knobs;
+	unsigned int i, on;
+
+	if (access(PT_SHARE_KNOB, F_OK))
+		SKIP(return, "kernel without CONFIG_PT_SHARE");
+	if (getuid())
+		SKIP(return, "needs root to set vm.pt_share");
+	ASSERT_EQ(0, pt_knobs_save_and_enable(&knobs, false));
+	for (on = 0; on < 2; on++) {
+		ASSERT_EQ(0, pt_write_file(PT_SHARE_KNOB, on ? "1" : "0"));
+		for (i = 0; i < ARRAY_SIZE(placements); i++) {
+			const struct placement *pl = &placements[i];
+			unsigned long addr, mis;
+			int fd, shmid;
+			char *p = place(pl, &fd, &shmid);
+
+			EXPECT_NE(NULL, p) TH_LOG("%s: %s", pl->name, strerror(errno));
+			addr = (unsigned long)p;
+			mis = (addr - pl->off) & (pl->align - 1);
+			TH_LOG("sharing %s, %s: at %#lx, %#lx past a %lu MiB boundary",
+			       on ? "on" : "off", pl->name, addr, mis,
+			       pl->align >> 20);
+			/* Off, THP's rules decide: nothing to check. */
+			EXPECT_EQ(0, on && p ? mis : 0)
+				TH_LOG("%s: not congruent", pl->name);
+			unplace(pl, p, fd, shmid);
+		}
+	}
+	pt_knobs_restore(&knobs);
+}
+
 /* Map and read; the tag is *@arg, or 'a'. Must not attach. */
 static int plain_child(void *arg)
 {
