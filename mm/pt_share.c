@@ -20,7 +20,9 @@
  *    through one mm (reclaim, migration, truncation): it changes the entry
  *    once and flushes the sharers;
  *  - pt_share_idle.c: idle tables, kept with their entries after the last
- *    sharer left, their LRU and the shrinker that frees them.
+ *    sharer left, their LRU and the shrinker that frees them;
+ *  - pt_share_pmd.c: shared PMD tables, each of which points to the shared
+ *    PTE tables of one PUD_SIZE stretch of the file.
  *
  * Rules this file keeps:
  *

@@ -88,8 +88,9 @@ struct pt_share_variant {
 };
 
 /**
- * struct pt_share_cache - the shared PTE tables of one address_space
- * @tables: key (table number * PT_SHARE_MAX_VARIANTS + variant) -> ptdesc.
+ * struct pt_share_cache - the shared page tables of one address_space
+ * @tables: key (table number * PT_SHARE_MAX_VARIANTS + variant) -> ptdesc,
+ *          for PTE tables, and pt_share_pmd_key() -> ptdesc for PMD tables.
  *          Its xa_lock is the cache lock; it also protects @variants.
  * @variants: the protection variants, indexed by variant id; a slot with
  *            no cached table (nr_tables == 0) is free.
@@ -138,6 +139,31 @@ static inline void pt_share_entry_range(unsigned long key, pgoff_t first,
 	*to = last - base >= PTRS_PER_PTE ? PTRS_PER_PTE : last - base + 1;
 }
 
+/*
+ * The PMD level: a shared PMD table maps PT_SHARE_PMD_PAGES pages, PUD_SIZE
+ * of one file, through PTRS_PER_PMD shared PTE tables. It is cached in the
+ * same xarray as they are, under a key above every key a PTE table can
+ * have, so that one lock covers both levels and a walk over the PTE
+ * tables' keys never meets a PMD table. Its ptdesc keeps the key less
+ * PT_SHARE_PMD_KEY_BASE.
+ */
+#define PT_SHARE_PMD_PAGES	((unsigned long)PTRS_PER_PMD * PTRS_PER_PTE)
+#define PT_SHARE_PMD_KEY_BASE	BIT(32)
+/* The last key a PTE table can have. */
+#define PT_SHARE_PTE_KEY_LAST	(PT_SHARE_PMD_KEY_BASE - 1)
+
+static inline unsigned long pt_share_pmd_key(pgoff_t index, int variant)
+{
+	return PT_SHARE_PMD_KEY_BASE +
+	       (index / PT_SHARE_PMD_PAGES) * PT_SHARE_MAX_VARIANTS + variant;
+}
+
+/* The entry of its PMD table that points to the PTE table of @index. */
+static inline unsigned int pt_share_pmd_entry(pgoff_t index)
+{
+	return (index / PTRS_PER_PTE) % PTRS_PER_PMD;
+}
+
 /* vm.pt_share_min_bytes: mappings shorter than this never share. */
 extern unsigned long sysctl_pt_share_min_bytes;
 /* vm.pt_share_idle: keep tables whose last sharer left. */
@@ -150,6 +176,14 @@ void pt_share_put(struct pt_share_cache *cache, struct ptdesc *table,
 		  struct mm_struct *mm);
 void pt_share_erase(struct pt_share_cache *cache, struct ptdesc *table);
 void pt_share_table_free(struct ptdesc *table);
+
+/* ---- the PMD level (pt_share_pmd.c) ------------------------------------ */
+
+struct ptdesc *pt_share_pmd_get(struct pt_share_cache *cache,
+				struct vm_area_struct *vma, pgoff_t index,
+				struct ptdesc **prealloc);
+void pt_share_pmd_put(struct pt_share_cache *cache, struct ptdesc *pmd_table);
+int pt_share_table_sharers(struct pt_share_cache *cache, struct ptdesc *table);
 
 /* ---- idle tables (pt_share_idle.c) ------------------------------------- */
 

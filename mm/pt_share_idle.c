@@ -347,7 +347,9 @@ void __pt_share_mapping_evict(struct address_space *mapping)
 
 	for (;;) {
 		xa_lock(&cache->tables);
-		table = xa_find(&cache->tables, &key, ULONG_MAX, XA_PRESENT);
+		/* PTE tables only: no mm maps the file, so no PMD table is left. */
+		table = xa_find(&cache->tables, &key, PT_SHARE_PTE_KEY_LAST,
+				XA_PRESENT);
 		freed = table && !WARN_ON_ONCE(!pt_share_table_idle(table)) &&
 			pt_share_idle_zap(cache, table, 0, PTRS_PER_PTE, &zap);
 		xa_unlock(&cache->tables);
@@ -355,7 +357,7 @@ void __pt_share_mapping_evict(struct address_space *mapping)
 			break;
 		if (freed)
 			pt_share_table_free(table);
-		else if (++key == 0)
+		else if (++key > PT_SHARE_PTE_KEY_LAST)
 			break;
 		cond_resched();
 	}

@@ -250,10 +250,12 @@ void __pt_share_unmap_mapping(struct address_space *mapping, pgoff_t first,
 
 	if (!cache || xa_empty(&cache->tables))
 		return;
+	if (first > PT_SHARE_MAX_INDEX)
+		return;
 	key = pt_share_key(first, 0);
-	last_key = pt_share_key(last, PT_SHARE_MAX_VARIANTS - 1);
-	if (last_key < key)
-		last_key = ULONG_MAX;
+	/* PTE tables only: the PMD tables' keys lie above theirs. */
+	last_key = pt_share_key(min_t(pgoff_t, last, PT_SHARE_MAX_INDEX),
+				PT_SHARE_MAX_VARIANTS - 1);
 	/*
 	 * Without a table's worth, the sharers are flushed more often. Not
 	 * from reclaim: it may want the i_mmap lock we hold, and a writer
@@ -339,7 +341,7 @@ bool __pt_share_folio_mapped_shared(struct folio *folio)
 	rcu_read_lock();
 	for (v = 0; v < PT_SHARE_MAX_VARIANTS && !shared; v++) {
 		table = xa_load(&cache->tables, pt_share_key(folio->index, v));
-		if (!table || atomic_read(&table->pt_share_count) < 2)
+		if (!table || pt_share_table_sharers(cache, table) < 2)
 			continue;
 		pte = ptep_get((pte_t *)ptdesc_address(table) +
 			       folio->index % PTRS_PER_PTE);

@@ -96,6 +96,8 @@ static inline bool pt_share_pte_shared(pte_t *ptep)
 	return pt_share_table_shared(virt_to_ptdesc(ptep));
 }
 
+int __pt_share_pte_sharers(struct ptdesc *table);
+
 /**
  * pt_share_pte_sharers - how many mms reach the entry at @ptep
  * @ptep: a mapped PTE pointer, with its table's lock held
@@ -104,7 +106,8 @@ static inline bool pt_share_pte_shared(pte_t *ptep)
  * maps the page into every attached mm. smaps and pagemap add the other
  * sharers to the mapcount they report.
  *
- * Return: the share count of a shared table, 1 for a private one.
+ * Return: the number of mms attached to a shared table, directly or
+ * through a shared PMD table, 1 for a private one.
  */
 static inline int pt_share_pte_sharers(pte_t *ptep)
 {
@@ -112,7 +115,7 @@ static inline int pt_share_pte_sharers(pte_t *ptep)
 
 	if (!pt_share_table_shared(table))
 		return 1;
-	return max(atomic_read(&table->pt_share_count), 1);
+	return __pt_share_pte_sharers(table);
 }
 
 bool __pt_share_attach(struct vm_fault *vmf);
