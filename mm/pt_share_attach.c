@@ -45,7 +45,13 @@
 /* Eligibility                                                             */
 /* ---------------------------------------------------------------------- */
 
-static bool pt_share_vma_eligible(struct vm_area_struct *vma)
+/**
+ * pt_share_vma_eligible - may @vma share page tables at all?
+ * @vma: the VMA
+ *
+ * Return: true if @vma's flags, file and mm allow sharing, at either level.
+ */
+bool pt_share_vma_eligible(struct vm_area_struct *vma)
 {
 	vm_flags_t flags = vma->vm_flags;
 
@@ -124,8 +130,15 @@ unsigned long __pt_share_align_size(unsigned long len, unsigned long pgoff,
  * table for it, using vmf->prealloc_pte as a new one when the cache has
  * none. Does not sleep: fault-around calls it under rcu_read_lock().
  *
- * Return: true if the pmd is populated (by us or by a racing thread), false
- * if the caller should install a private table.
+ * Under a shared PMD table (vmf->pmd lies in one), the table is attached
+ * into it for every mm that shares it, with no mm's accounting: the PMD
+ * table's attachment stands for all of its spans. Nothing private may go
+ * there, so the caller never installs one: if the table cannot be cached,
+ * the pmd stays none and the fault is retried.
+ *
+ * Return: true if the pmd is populated (by us or by a racing thread) or
+ * lies in a shared PMD table, false if the caller should install a private
+ * table.
  */
 bool __pt_share_attach(struct vm_fault *vmf)
 {
@@ -137,19 +150,22 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	spinlock_t *pml;	/* the pmd lock of vmf->pmd */
 	struct page *prealloc = vmf->prealloc_pte;
 	bool installed = false, created = false;
+	bool in_pmd_table = pt_share_pmd_in_shared(vmf->pmd);
 	int variant;
 
-	if (!pt_share_vma_eligible(vma) ||
-	    !pt_share_range_eligible(vma->vm_start, vma->vm_end,
-				     vma->vm_pgoff, vmf->address))
+	/* A shared PMD table is attached only where all of this holds. */
+	if (!in_pmd_table &&
+	    (!pt_share_enabled() || !pt_share_vma_eligible(vma) ||
+	     !pt_share_range_eligible(vma->vm_start, vma->vm_end,
+				      vma->vm_pgoff, vmf->address)))
 		return false;
 	cache = pt_share_cache_get(vma->vm_file->f_mapping);
 	if (!cache)
-		return false;
+		return in_pmd_table;
 	index = pt_share_table_index(vma->vm_start, vma->vm_pgoff,
 				     vmf->address);
 	if (index > PT_SHARE_MAX_INDEX)
-		return false;
+		return in_pmd_table;
 
 	xa_lock(&cache->tables);
 	variant = pt_share_variant_id(cache, vma);
@@ -183,10 +199,13 @@ bool __pt_share_attach(struct vm_fault *vmf)
 	if (created)
 		pt_share_uncharge_page(prealloc);
 
+	/* Under a shared PMD table, its lock: the same for every sharer. */
 	pml = pmd_lock(mm, vmf->pmd);
 	if (likely(pmd_none(*vmf->pmd))) {
-		mm_inc_nr_ptes(mm);
-		add_mm_counter(mm, MM_SHMEMPAGES, PTRS_PER_PTE);
+		if (!in_pmd_table) {
+			mm_inc_nr_ptes(mm);
+			add_mm_counter(mm, MM_SHMEMPAGES, PTRS_PER_PTE);
+		}
 		/* Entries and ptlock visible before the table is reachable. */
 		smp_wmb();
 		/*
@@ -200,20 +219,23 @@ bool __pt_share_attach(struct vm_fault *vmf)
 		installed = true;
 	}
 	spin_unlock(pml);
-	if (installed) {
+	if (installed && in_pmd_table) {
+		/* The PMD table holds the share; the caller frees prealloc. */
+		count_vm_event(PT_SHARE_ATTACH);
+	} else if (installed) {
 		/* The unused preallocated table's charge is the attachment's. */
 		if (!created)
 			pt_share_uncharge_page(prealloc);
 		pt_share_charge(mm);
 		count_vm_event(PT_SHARE_ATTACH);
 	} else {
-		pt_share_put(cache, table, mm);
+		pt_share_put(cache, table, in_pmd_table ? NULL : mm);
 	}
 	return true;
 
 fail_unlock:
 	xa_unlock(&cache->tables);
-	return false;
+	return in_pmd_table;
 }
 
 static inline struct ptdesc *pt_share_pmd_table(pmd_t pmdval)
@@ -243,6 +265,13 @@ static bool pt_share_detach(struct vm_area_struct *vma, pmd_t *pmd,
 	spinlock_t *ptl;	/* the table's lock */
 	pmd_t pmdval;
 
+	/*
+	 * An entry of a shared PMD table is every sharer's: clearing it would
+	 * detach them all. Every path that changes one mm's view detaches the
+	 * PMD table first; one that did not must still not touch the entry.
+	 */
+	if (WARN_ON_ONCE(pt_share_pmd_in_shared(pmd)))
+		return true;
 	pml = pmd_lock(mm, pmd);
 	pmdval = *pmd;
 	if (!pt_share_pmd_shared(pmdval)) {
@@ -349,7 +378,11 @@ bool __pt_share_collapse_pmd(struct vm_area_struct *vma, unsigned long addr,
 
 	if (!pmd || !pt_share_pmd_shared(pmdp_get_lockless(pmd)))
 		return false;
-	if (!install_pmd)
+	/*
+	 * Under a shared PMD table no leaf may go, and MADV_COLLAPSE holds
+	 * the mmap lock only for read, too little to detach the PMD table.
+	 */
+	if (!install_pmd || pt_share_pmd_in_shared(pmd))
 		return true;
 	pt_share_detach(vma, pmd, addr, PT_SHARE_DETACH_MADVISE);
 	return false;
@@ -364,14 +397,38 @@ bool __pt_share_collapse_pmd(struct vm_area_struct *vma, unsigned long addr,
  *
  * For operations that change one mm's view of a range: mremap, mlock,
  * userfaultfd registration, soft-dirty reset, opt-out by madvise. The
- * caller holds the mmap lock.
+ * caller holds the mmap lock for write and has write-locked @vma.
  */
 void __pt_share_unshare_range(struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, enum vm_event_item cause)
 {
+	pt_share_unshare_range_locked(vma, start, end, cause, false);
+}
+
+/**
+ * pt_share_unshare_range_locked - __pt_share_unshare_range(), maybe locked
+ * @vma: the VMA
+ * @start: start of the range
+ * @end: end of the range
+ * @cause: the /proc/vmstat counter of the reason
+ * @i_mmap_held: the caller holds the file's i_mmap lock for write
+ *
+ * A shared PMD table over part of the range is replaced by one of this
+ * mm's own first, which keeps the other spans attached; then the spans of
+ * the range are detached one by one.
+ */
+void pt_share_unshare_range_locked(struct vm_area_struct *vma,
+				   unsigned long start, unsigned long end,
+				   enum vm_event_item cause, bool i_mmap_held)
+{
 	unsigned long addr;
 	pmd_t *pmd;
 
+	for (addr = start & PUD_MASK; addr < end; addr += PUD_SIZE) {
+		pt_share_pud_detach(vma, addr, true, i_mmap_held, cause);
+		if (addr + PUD_SIZE < addr)
+			break;
+	}
 	for (addr = start & PMD_MASK; addr < end; addr += PMD_SIZE) {
 		pmd = mm_find_pmd(vma->vm_mm, addr);
 		if (pmd)
@@ -397,14 +454,21 @@ void __pt_share_unshare_mm(struct mm_struct *mm, enum vm_event_item cause)
 						 vma->vm_end, cause);
 }
 
-/* Detach the table that straddles @addr, if @addr splits a span. */
+/*
+ * Detach the table that straddles @addr, if @addr splits a span, and the
+ * shared PMD table of the stretch first. The caller holds the i_mmap lock.
+ */
 static void pt_share_unshare_boundary(struct vm_area_struct *vma,
 				      unsigned long addr)
 {
 	pmd_t *pmd;
 
-	if (!(addr & ~PMD_MASK) || addr <= vma->vm_start ||
-	    addr >= vma->vm_end)
+	if (addr <= vma->vm_start || addr >= vma->vm_end)
+		return;
+	if (addr & ~PUD_MASK)
+		pt_share_pud_detach(vma, addr, true, true,
+				    PT_SHARE_DETACH_SPLIT);
+	if (!(addr & ~PMD_MASK))
 		return;
 	pmd = mm_find_pmd(vma->vm_mm, addr);
 	if (pmd)
@@ -503,8 +567,9 @@ void __pt_share_vma_merge(struct vm_area_struct *vma,
 		if (!r[i] || !r[i]->vm_file || !(r[i]->vm_flags & VM_MAYSHARE) ||
 		    pt_share_vma_same_view(r[i], vma))
 			continue;
-		__pt_share_unshare_range(r[i], r[i]->vm_start, r[i]->vm_end,
-					 PT_SHARE_DETACH_SPLIT);
+		pt_share_unshare_range_locked(r[i], r[i]->vm_start,
+					      r[i]->vm_end,
+					      PT_SHARE_DETACH_SPLIT, true);
 	}
 }
 

@@ -184,6 +184,15 @@ struct ptdesc *pt_share_pmd_get(struct pt_share_cache *cache,
 				struct ptdesc **prealloc);
 void pt_share_pmd_put(struct pt_share_cache *cache, struct ptdesc *pmd_table);
 int pt_share_table_sharers(struct pt_share_cache *cache, struct ptdesc *table);
+bool pt_share_pud_detach(struct vm_area_struct *vma, unsigned long addr,
+			 bool keep, bool i_mmap_held, enum vm_event_item cause);
+
+/* ---- attach and detach (pt_share_attach.c) ----------------------------- */
+
+bool pt_share_vma_eligible(struct vm_area_struct *vma);
+void pt_share_unshare_range_locked(struct vm_area_struct *vma,
+				   unsigned long start, unsigned long end,
+				   enum vm_event_item cause, bool i_mmap_held);
 
 /* ---- idle tables (pt_share_idle.c) ------------------------------------- */
 

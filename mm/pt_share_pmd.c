@@ -35,10 +35,12 @@
 #define pr_fmt(fmt) "pt_share: " fmt
 
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/pgalloc.h>
 #include <linux/pt_share.h>
 #include <linux/rcupdate.h>
 #include <linux/xarray.h>
+#include <asm/tlbflush.h>
 
 #include "pt_share_cache.h"
 
@@ -88,6 +90,7 @@ struct ptdesc *pt_share_pmd_get(struct pt_share_cache *cache,
 	cache->variants[variant].nr_tables++;
 	*prealloc = NULL;
 	created = true;
+	count_vm_event(PT_SHARE_PMD_TABLE_ALLOC);
 unlock:
 	xa_unlock(&cache->tables);
 	/* Like a shared PTE table, P is charged to no memcg. */
@@ -133,10 +136,13 @@ static void pt_share_pmd_release(struct pt_share_cache *cache,
 				 pmd_table->__page_mapping))
 			continue;
 		pmd_clear(base + i);
+		/* The attachment into the PMD table ends. */
+		count_vm_event(PT_SHARE_DETACH);
 		pt_share_put(cache, table, NULL);
 	}
 	pmd_table->__page_mapping = 0;
 	pmd_table->pt_share_key = 0;
+	count_vm_event(PT_SHARE_PMD_TABLE_FREE);
 	call_rcu(&pmd_table->pt_rcu_head, pt_share_pmd_free_rcu);
 }
 
@@ -231,6 +237,307 @@ int __pt_share_pte_sharers(struct ptdesc *table)
 
 	mapping = (struct address_space *)table->__page_mapping;
 	return pt_share_table_sharers(mapping->pt_share, table);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Attach and detach at the PUD level                                      */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * May @vma attach a shared PMD table for the stretch around @addr? It must
+ * cover the whole stretch, at an address that agrees with the file offset
+ * modulo PUD_SIZE, or two mappers would need different tables.
+ */
+static bool pt_share_pud_range_eligible(struct vm_area_struct *vma,
+					unsigned long addr)
+{
+	unsigned long start = addr & PUD_MASK;
+
+	if (start < vma->vm_start || vma->vm_end - start < PUD_SIZE)
+		return false;
+	return !(((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) &
+		 (PT_SHARE_PMD_PAGES - 1));
+}
+
+/**
+ * __pt_share_attach_pud - populate a none PUD entry with a shared PMD table
+ * @vma: the faulting VMA
+ * @pud: the PUD entry of @addr, none when the fault looked
+ * @addr: the faulting address
+ *
+ * Called by the fault path before it allocates a PMD table of the mm's
+ * own; may sleep. If @vma may share the whole stretch, point @pud at the
+ * cached PMD table for it, allocating it if the cache has none. The mm is
+ * accounted one PMD table and the whole stretch, as an attached PTE table
+ * is accounted its span; the PTE tables attached into the PMD table later
+ * cost the mm nothing.
+ */
+void __pt_share_attach_pud(struct vm_area_struct *vma, pud_t *pud,
+			   unsigned long addr)
+{
+	unsigned long start = addr & PUD_MASK;
+	struct mm_struct *mm = vma->vm_mm;
+	struct ptdesc *prealloc, *pmd_table;
+	struct pt_share_cache *cache;
+	bool installed = false;
+	spinlock_t *ptl;	/* the mm's PUD lock */
+	pgoff_t index;
+	pmd_t *pmd;
+
+	if (!pt_share_vma_eligible(vma) ||
+	    !pt_share_pud_range_eligible(vma, addr))
+		return;
+	cache = pt_share_cache_get(vma->vm_file->f_mapping);
+	if (!cache)
+		return;
+	index = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	pmd = pmd_alloc_one(mm, start);
+	if (!pmd)
+		return;
+	prealloc = virt_to_ptdesc(pmd);
+	pmd_table = pt_share_pmd_get(cache, vma, index, &prealloc);
+	if (prealloc)
+		pmd_free(mm, pmd);
+	if (!pmd_table)
+		return;
+
+	/* The table's entries and lock visible before it is reachable. */
+	smp_wmb();
+	ptl = pud_lock(mm, pud);
+	if (likely(pud_none(*pud))) {
+		mm_inc_nr_pmds(mm);
+		add_mm_counter(mm, MM_SHMEMPAGES, PT_SHARE_PMD_PAGES);
+		pud_populate(mm, pud, ptdesc_address(pmd_table));
+		installed = true;
+	}
+	spin_unlock(ptl);
+	if (!installed) {
+		pt_share_pmd_put(cache, pmd_table);
+		return;
+	}
+	/*
+	 * An rmap walker that clears an entry of one of the PTE tables finds
+	 * the mms to flush by reading their PUD entries after the clear (an
+	 * atomic exchange). Order this mm's store before its first read of an
+	 * entry, so that either the walker sees this mm attached or this mm
+	 * sees the entry cleared. (The return to user mode serialises too.)
+	 */
+	smp_mb();
+	pt_share_charge(mm);
+	count_vm_event(PT_SHARE_PMD_ATTACH);
+}
+
+/* The PUD entry that maps @addr in @mm, if the tables above it exist. */
+static pud_t *pt_share_find_pud(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+
+	if (!pgd_present(pgdp_get(pgd)))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (!p4d_present(p4dp_get(p4d)))
+		return NULL;
+	return pud_offset(p4d, addr);
+}
+
+static struct ptdesc *pt_share_pmd_alloc(bool i_mmap_held)
+{
+	/*
+	 * Under the i_mmap lock, do not reclaim: reclaim may unmap a folio of
+	 * this very file, and try_to_unmap() takes the i_mmap lock.
+	 */
+	gfp_t gfp = i_mmap_held ? GFP_NOWAIT | __GFP_NOWARN | __GFP_ZERO :
+				  GFP_KERNEL | __GFP_ZERO;
+	struct ptdesc *ptdesc = pagetable_alloc(gfp | __GFP_ACCOUNT, 0);
+
+	if (ptdesc && !pagetable_pmd_ctor(ptdesc)) {
+		pagetable_free(ptdesc);
+		ptdesc = NULL;
+	}
+	return ptdesc;
+}
+
+/**
+ * pt_share_pud_detach - detach @vma's mm from the shared PMD table at @addr
+ * @vma: a VMA of the mm, which covers @addr
+ * @addr: an address in the stretch
+ * @keep: put a PMD table of the mm's own in place of the shared one, which
+ *        points to the same PTE tables, so that only the spans that change
+ *        lose their sharing; if none can be allocated, detach all the same
+ * @i_mmap_held: the caller holds the file's i_mmap lock for write
+ * @cause: the /proc/vmstat counter of the reason
+ *
+ * The caller holds the mmap lock for write with @vma write-locked, or
+ * @vma is detached, or the mm is exiting: a fault or a page-table walk of
+ * this mm keeps pointers into the PMD table, and walkers read the PUD
+ * entry twice. The i_mmap lock keeps out the rmap walkers, which reach
+ * the PTE tables through this mm's PUD entry without its locks: under it
+ * the PUD entry changes and this mm is flushed, and only then is the
+ * share dropped.
+ *
+ * Accounting: the mm gives back the PMD table and the stretch it was
+ * accounted at the attach; with @keep, it is accounted its own PMD table
+ * and, for each PTE table it now points to, what a direct attachment is.
+ *
+ * Return: true if a shared PMD table was detached.
+ */
+bool pt_share_pud_detach(struct vm_area_struct *vma, unsigned long addr,
+			 bool keep, bool i_mmap_held, enum vm_event_item cause)
+{
+	unsigned long start = addr & PUD_MASK;
+	struct mm_struct *mm = vma->vm_mm;
+	struct ptdesc *pmd_table, *own = NULL, *table;
+	struct address_space *mapping;
+	unsigned int i, nr = 0;
+	pmd_t *from, *to = NULL, pmdval;
+	spinlock_t *ptl;	/* the mm's PUD lock */
+	pud_t *pud;
+
+	pud = pt_share_find_pud(mm, addr);
+	/* Only this caller could change the entry from or to a shared one. */
+	if (!pud || !pt_share_pud_shared(pudp_get(pud)))
+		return false;
+	/* A stretch attached lies in one VMA, which maps the table's file. */
+	mapping = (struct address_space *)
+		virt_to_ptdesc(pud_pgtable(pudp_get(pud)))->__page_mapping;
+	if (WARN_ON_ONCE(!vma->vm_file || vma->vm_file->f_mapping != mapping))
+		return false;
+	if (keep) {
+		own = pt_share_pmd_alloc(i_mmap_held);
+		to = own ? ptdesc_address(own) : NULL;
+	}
+	if (!i_mmap_held)
+		i_mmap_lock_write(mapping);
+	ptl = pud_lock(mm, pud);
+	pmd_table = virt_to_ptdesc(pud_pgtable(pudp_get(pud)));
+	from = ptdesc_address(pmd_table);
+	if (own) {
+		for (i = 0; i < PTRS_PER_PMD; i++) {
+			pmdval = pmdp_get(from + i);
+			if (pmd_none(pmdval))
+				continue;
+			table = page_ptdesc(pmd_page(pmdval));
+			/* The PMD table's share keeps the count above zero. */
+			atomic_inc(&table->pt_share_count);
+			set_pmd(to + i, pmdval);
+			nr++;
+		}
+		pud_populate(mm, pud, to);
+	} else {
+		pud_clear(pud);
+	}
+	spin_unlock(ptl);
+	/* Paging-structure caches too: they may hold the shared entries. */
+	flush_tlb_mm_range(mm, start, start + PUD_SIZE, PAGE_SHIFT, true);
+	if (!i_mmap_held)
+		i_mmap_unlock_write(mapping);
+
+	add_mm_counter(mm, MM_SHMEMPAGES,
+		       (long)nr * PTRS_PER_PTE - (long)PT_SHARE_PMD_PAGES);
+	if (!own)
+		mm_dec_nr_pmds(mm);
+	for (i = 0; i < nr; i++) {
+		mm_inc_nr_ptes(mm);
+		pt_share_charge(mm);
+	}
+	pt_share_uncharge(mm);
+	/* With its own PMD table, the mm holds a share of each PTE table. */
+	count_vm_events(PT_SHARE_ATTACH, nr);
+	count_vm_event(PT_SHARE_PMD_DETACH);
+	count_vm_event(cause);
+	pt_share_pmd_put(mapping->pt_share, pmd_table);
+	return true;
+}
+
+/**
+ * __pt_share_zap_pud - a zap meets a shared PMD table
+ * @vma: the VMA being zapped
+ * @pud: the PUD entry
+ * @addr: start of the range zapped in the stretch
+ * @end: its end
+ * @details: the zap's details
+ *
+ * munmap and exit (ZAP_FLAG_UNMAP) detach: the whole stretch when the
+ * range covers it, else only the spans in the range, through a PMD table
+ * of the mm's own that the caller then walks. Truncation and hole punch
+ * zapped the PTE tables under the PMD table already, once for every
+ * sharer, through the cache. MADV_DONTNEED holds the mmap lock only for
+ * read, too little to detach: it leaves the stretch attached, so the pages
+ * stay mapped, as the page cache still holds them.
+ *
+ * Return: true if the caller must not walk the PMD table at @pud.
+ */
+bool __pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
+			unsigned long addr, unsigned long end,
+			struct zap_details *details)
+{
+	bool whole = !(addr & ~PUD_MASK) && end - addr == PUD_SIZE;
+
+	if (!pt_share_pud_shared(pudp_get(pud)))
+		return false;
+	if (!details || !(details->zap_flags & ZAP_FLAG_UNMAP))
+		return true;
+	pt_share_pud_detach(vma, addr, !whole, false, PT_SHARE_DETACH_UNMAP);
+	return !pud_present(pudp_get(pud));
+}
+
+/**
+ * __pt_share_free_pud - page-table freeing meets a shared PMD table
+ * @mm: the mm whose tables are freed
+ * @pud: the PUD entry
+ *
+ * Every unmap detached the PMD table before the tables are freed, so this
+ * is a bug; but freeing the PMD table would free every sharer's PTE tables
+ * too. Detach it instead, as far as the caller's locks allow.
+ *
+ * Return: true if @pud pointed to a shared PMD table, now cleared.
+ */
+bool __pt_share_free_pud(struct mm_struct *mm, pud_t *pud)
+{
+	struct ptdesc *pmd_table;
+	struct address_space *mapping;
+
+	if (!pt_share_pud_shared(pudp_get(pud)))
+		return false;
+	WARN_ON_ONCE(1);
+	pmd_table = virt_to_ptdesc(pud_pgtable(pudp_get(pud)));
+	mapping = (struct address_space *)pmd_table->__page_mapping;
+	pud_clear(pud);
+	flush_tlb_mm(mm);
+	mm_dec_nr_pmds(mm);
+	add_mm_counter(mm, MM_SHMEMPAGES, -(long)PT_SHARE_PMD_PAGES);
+	pt_share_uncharge(mm);
+	pt_share_pmd_put(mapping->pt_share, pmd_table);
+	return true;
+}
+
+/**
+ * __pt_share_split_pmd_tables - detach every shared PMD table of an mm
+ * @mm: the mm, with its mmap lock held for write
+ * @cause: the /proc/vmstat counter of the reason
+ *
+ * Each is replaced by a PMD table of the mm's own that points to the same
+ * PTE tables, for a walk that then detaches them one by one (clear_refs).
+ */
+void __pt_share_split_pmd_tables(struct mm_struct *mm,
+				 enum vm_event_item cause)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr;
+
+	VMA_ITERATOR(vmi, mm, 0);
+	for_each_vma(vmi, vma) {
+		if (!vma->vm_file || !(vma->vm_flags & VM_MAYSHARE))
+			continue;
+		vma_start_write(vma);
+		for (addr = vma->vm_start & PUD_MASK; addr < vma->vm_end;
+		     addr += PUD_SIZE) {
+			pt_share_pud_detach(vma, addr, true, false, cause);
+			if (addr + PUD_SIZE < addr)
+				break;
+		}
+	}
 }
 
 #include "pt_share_pmd-kunit.h"

@@ -86,6 +86,35 @@ static inline bool pt_share_pmd_shared(pmd_t pmdval)
 }
 
 /**
+ * pt_share_pud_shared - does this PUD value point to a shared PMD table?
+ * @pudval: the PUD value
+ *
+ * Return: true for a present, non-leaf PUD whose table is shared.
+ */
+static inline bool pt_share_pud_shared(pud_t pudval)
+{
+	if (!static_branch_unlikely(&pt_share_used_key))
+		return false;
+	if (!pud_present(pudval) || pud_leaf(pudval))
+		return false;
+	return virt_to_ptdesc(pud_pgtable(pudval))->__page_mapping;
+}
+
+/**
+ * pt_share_pmd_in_shared - does this pmd entry lie in a shared PMD table?
+ * @pmdp: a pointer to a pmd entry
+ *
+ * Such an entry is every sharer's: nothing private may be installed there,
+ * and only the file's rmap side may change it.
+ *
+ * Return: true if the table holding @pmdp is a shared PMD table.
+ */
+static inline bool pt_share_pmd_in_shared(pmd_t *pmdp)
+{
+	return pt_share_table_shared(virt_to_ptdesc(pmdp));
+}
+
+/**
  * pt_share_pte_shared - is this PTE in a shared table?
  * @ptep: a mapped PTE pointer, with its table's lock held
  *
@@ -119,6 +148,14 @@ static inline int pt_share_pte_sharers(pte_t *ptep)
 }
 
 bool __pt_share_attach(struct vm_fault *vmf);
+void __pt_share_attach_pud(struct vm_area_struct *vma, pud_t *pud,
+			   unsigned long addr);
+bool __pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
+			unsigned long addr, unsigned long end,
+			struct zap_details *details);
+bool __pt_share_free_pud(struct mm_struct *mm, pud_t *pud);
+void __pt_share_split_pmd_tables(struct mm_struct *mm,
+				 enum vm_event_item cause);
 bool __pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
 			unsigned long addr);
 bool __pt_share_change_pmd(struct vm_area_struct *vma, pmd_t *pmd,
@@ -174,12 +211,77 @@ static inline unsigned long pt_share_align_size(unsigned long len,
  * pt_share_attach - populate a none pmd with a shared table, if allowed
  * @vmf: the fault, with vmf->pmd none and vmf->prealloc_pte set
  *
- * Return: true if the pmd is populated now; false if the caller should
- * install vmf->prealloc_pte as a private table.
+ * Under a shared PMD table, which may still be attached after sharing was
+ * switched off, the table is attached into it whatever vm.pt_share says:
+ * nothing private may go there.
+ *
+ * Return: true if the pmd is populated now, or lies in a shared PMD table;
+ * false if the caller should install vmf->prealloc_pte as a private table.
  */
 static inline bool pt_share_attach(struct vm_fault *vmf)
 {
-	return pt_share_enabled() && __pt_share_attach(vmf);
+	return static_branch_unlikely(&pt_share_used_key) &&
+	       __pt_share_attach(vmf);
+}
+
+/**
+ * pt_share_attach_pud - populate a none PUD entry with a shared PMD table
+ * @vma: the faulting VMA
+ * @pud: the PUD entry of @addr
+ * @addr: the faulting address
+ *
+ * May sleep. Does nothing unless sharing is on, the PUD entry is none and
+ * @vma may share the whole PUD_SIZE stretch around @addr.
+ */
+static inline void pt_share_attach_pud(struct vm_area_struct *vma,
+				       pud_t *pud, unsigned long addr)
+{
+	if (pt_share_enabled() && pud_none(pudp_get(pud)))
+		__pt_share_attach_pud(vma, pud, addr);
+}
+
+/**
+ * pt_share_zap_pud - a zap meets a PUD entry: detach a shared PMD table
+ * @vma: the VMA being zapped
+ * @pud: the PUD entry
+ * @addr: start of the range zapped under it
+ * @end: end of that range
+ * @details: the zap's details
+ *
+ * Return: true if the caller must not walk the PMD table at @pud.
+ */
+static inline bool pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
+				    unsigned long addr, unsigned long end,
+				    struct zap_details *details)
+{
+	return static_branch_unlikely(&pt_share_used_key) &&
+	       __pt_share_zap_pud(vma, pud, addr, end, details);
+}
+
+/**
+ * pt_share_free_pud - page-table freeing must never free a shared PMD table
+ * @mm: the mm whose tables are freed
+ * @pud: the PUD entry
+ *
+ * Return: true if @pud pointed to a shared PMD table (a bug, now detached).
+ */
+static inline bool pt_share_free_pud(struct mm_struct *mm, pud_t *pud)
+{
+	return static_branch_unlikely(&pt_share_used_key) &&
+	       __pt_share_free_pud(mm, pud);
+}
+
+/**
+ * pt_share_split_pmd_tables - detach an mm's shared PMD tables, keeping
+ *                             its PTE-level sharing
+ * @mm: the mm, with its mmap lock held for write
+ * @cause: the /proc/vmstat counter of the reason
+ */
+static inline void pt_share_split_pmd_tables(struct mm_struct *mm,
+					     enum vm_event_item cause)
+{
+	if (static_branch_unlikely(&pt_share_used_key))
+		__pt_share_split_pmd_tables(mm, cause);
 }
 
 /**
@@ -487,9 +589,41 @@ static inline int pt_share_pte_sharers(pte_t *ptep)
 	return 1;
 }
 
+static inline bool pt_share_pud_shared(pud_t pudval)
+{
+	return false;
+}
+
+static inline bool pt_share_pmd_in_shared(pmd_t *pmdp)
+{
+	return false;
+}
+
 static inline bool pt_share_attach(struct vm_fault *vmf)
 {
 	return false;
+}
+
+static inline void pt_share_attach_pud(struct vm_area_struct *vma,
+				       pud_t *pud, unsigned long addr)
+{
+}
+
+static inline bool pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
+				    unsigned long addr, unsigned long end,
+				    struct zap_details *details)
+{
+	return false;
+}
+
+static inline bool pt_share_free_pud(struct mm_struct *mm, pud_t *pud)
+{
+	return false;
+}
+
+static inline void pt_share_split_pmd_tables(struct mm_struct *mm,
+					     enum vm_event_item cause)
+{
 }
 
 static inline void pt_share_add_mm_counter(struct mm_struct *mm, pte_t *ptep,

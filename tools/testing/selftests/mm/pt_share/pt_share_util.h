@@ -150,6 +150,7 @@ static inline long pt_settled_pagetables_kb(void)
  */
 struct pt_leak_snap {
 	long live_tables, attached, idle_tables, pagetables_kb, self_pte_kb;
+	long live_pmd_tables, pmd_attached;
 };
 
 /* drop_caches 3 also frees every idle table (its 2 runs the shrinkers). */
@@ -164,6 +165,11 @@ static inline void pt_leak_snap(struct pt_leak_snap *s)
 	s->attached = pt_read_vmstat("pt_share_attach") -
 		      pt_read_vmstat("pt_share_detach");
 	s->idle_tables = pt_read_vmstat("nr_pt_share_idle");
+	/* Kernels without shared PMD tables read -1 - -1. */
+	s->live_pmd_tables = pt_read_vmstat("pt_share_pmd_table_alloc") -
+			     pt_read_vmstat("pt_share_pmd_table_free");
+	s->pmd_attached = pt_read_vmstat("pt_share_pmd_attach") -
+			  pt_read_vmstat("pt_share_pmd_detach");
 }
 
 static inline bool pt_leak_same(const struct pt_leak_snap *a,
@@ -171,6 +177,8 @@ static inline bool pt_leak_same(const struct pt_leak_snap *a,
 {
 	return a->live_tables == b->live_tables &&
 	       a->attached == b->attached &&
+	       a->live_pmd_tables == b->live_pmd_tables &&
+	       a->pmd_attached == b->pmd_attached &&
 	       a->idle_tables == b->idle_tables &&
 	       a->pagetables_kb - a->self_pte_kb ==
 	       b->pagetables_kb - b->self_pte_kb;
@@ -220,6 +228,8 @@ static inline void pt_leak_rebase(struct pt_leak_snap *s0)
 	pt_leak_settle(&__s0, &__s1);					\
 	EXPECT_EQ(__s0.live_tables, __s1.live_tables);			\
 	EXPECT_EQ(__s0.attached, __s1.attached);			\
+	EXPECT_EQ(__s0.live_pmd_tables, __s1.live_pmd_tables);		\
+	EXPECT_EQ(__s0.pmd_attached, __s1.pmd_attached);		\
 	EXPECT_EQ(__s0.idle_tables, __s1.idle_tables);			\
 	EXPECT_EQ(__s0.pagetables_kb - __s0.self_pte_kb,		\
 		  __s1.pagetables_kb - __s1.self_pte_kb)		\
