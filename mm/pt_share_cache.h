@@ -17,28 +17,39 @@
 #include <linux/xarray.h>
 
 /*
- * pt_share_range_eligible - may [vm_start, vm_end) at @vm_pgoff use a shared
- * table for the PMD_SIZE span that contains @addr?
+ * pt_share_span_eligible - may [vm_start, vm_end) at @vm_pgoff use a shared
+ * table for the @size-aligned span (PMD_SIZE for a PTE table, PUD_SIZE for
+ * a PMD table) that contains @addr?
  *
  * The VMA must cover the whole span, or a table entry would map a page this
- * VMA does not; and the span must start at a file index that is a multiple
- * of PTRS_PER_PTE, i.e. the address agrees with the file offset modulo
- * PMD_SIZE, or two mappers of the same file pages would need different
- * tables.
+ * VMA does not; and the address must agree with the file offset modulo
+ * @size, or two mappers of the same file pages would need different tables.
  */
+static inline bool pt_share_span_eligible(unsigned long vm_start,
+					  unsigned long vm_end,
+					  unsigned long vm_pgoff,
+					  unsigned long addr,
+					  unsigned long size)
+{
+	unsigned long start = addr & ~(size - 1);
+
+	if (addr < vm_start || addr >= vm_end)
+		return false;
+	/* Written as a difference so that a span at the top cannot wrap. */
+	if (start < vm_start || vm_end - start < size)
+		return false;
+	return !(((vm_start >> PAGE_SHIFT) - vm_pgoff) &
+		 ((size >> PAGE_SHIFT) - 1));
+}
+
+/* pt_share_span_eligible() for the PMD_SIZE span of one PTE table. */
 static inline bool pt_share_range_eligible(unsigned long vm_start,
 					   unsigned long vm_end,
 					   unsigned long vm_pgoff,
 					   unsigned long addr)
 {
-	unsigned long start = addr & PMD_MASK;
-
-	if (addr < vm_start || addr >= vm_end)
-		return false;
-	/* Written as a difference so that a span at the top cannot wrap. */
-	if (start < vm_start || vm_end - start < PMD_SIZE)
-		return false;
-	return !(((vm_start >> PAGE_SHIFT) - vm_pgoff) & (PTRS_PER_PTE - 1));
+	return pt_share_span_eligible(vm_start, vm_end, vm_pgoff, addr,
+				      PMD_SIZE);
 }
 
 /*

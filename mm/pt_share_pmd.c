@@ -243,22 +243,6 @@ int __pt_share_pte_sharers(struct ptdesc *table)
 /* Attach and detach at the PUD level                                      */
 /* ---------------------------------------------------------------------- */
 
-/*
- * May @vma attach a shared PMD table for the stretch around @addr? It must
- * cover the whole stretch, at an address that agrees with the file offset
- * modulo PUD_SIZE, or two mappers would need different tables.
- */
-static bool pt_share_pud_range_eligible(struct vm_area_struct *vma,
-					unsigned long addr)
-{
-	unsigned long start = addr & PUD_MASK;
-
-	if (start < vma->vm_start || vma->vm_end - start < PUD_SIZE)
-		return false;
-	return !(((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff) &
-		 (PT_SHARE_PMD_PAGES - 1));
-}
-
 /**
  * __pt_share_attach_pud - populate a none PUD entry with a shared PMD table
  * @vma: the faulting VMA
@@ -285,7 +269,8 @@ void __pt_share_attach_pud(struct vm_area_struct *vma, pud_t *pud,
 	pmd_t *pmd;
 
 	if (!pt_share_vma_eligible(vma) ||
-	    !pt_share_pud_range_eligible(vma, addr))
+	    !pt_share_span_eligible(vma->vm_start, vma->vm_end, vma->vm_pgoff,
+				    addr, PUD_SIZE))
 		return;
 	cache = pt_share_cache_get(vma->vm_file->f_mapping);
 	if (!cache)

@@ -71,18 +71,7 @@ static void snap(struct counters *c)
 /* Map the GiB of @fd at a 1 GiB-aligned address. */
 static char *map_gib(int fd)
 {
-	char *p = mmap(NULL, 2 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-	char *a;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	a = (char *)(((unsigned long)p + GIB - 1) & ~(GIB - 1));
-	if (a > p)
-		munmap(p, a - p);
-	munmap(a + GIB, p + 2 * GIB - a - GIB);
-	p = mmap(a, GIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return pt_map_aligned_to(fd, GIB, PROT_READ | PROT_WRITE, GIB);
 }
 
 /* The tag of page @i: its first byte, as written by fill(). */

@@ -238,32 +238,45 @@ static inline void pt_leak_rebase(struct pt_leak_snap *s0)
 		       __s0.self_pte_kb, __s1.self_pte_kb);		\
 } while (0)
 
-/* An address range of @size whose start is PT_SPAN aligned. */
-static inline void *pt_aligned_hole(size_t size)
+/* An address range of @size, unmapped, whose start is @align aligned. */
+static inline void *pt_aligned_hole_to(size_t size, size_t align)
 {
-	char *p = mmap(NULL, size + PT_SPAN, PROT_NONE,
+	char *p = mmap(NULL, size + align, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *a;
 
 	if (p == MAP_FAILED)
 		return NULL;
-	a = (char *)(((unsigned long)p + PT_SPAN - 1) & ~(PT_SPAN - 1));
+	a = (char *)(((unsigned long)p + align - 1) & ~(align - 1));
 	if (a > p)
 		munmap(p, a - p);
-	munmap(a + size, p + size + PT_SPAN - a - size);
+	munmap(a + size, p + size + align - a - size);
 	munmap(a, size);
 	return a;
 }
 
-/* Map @len bytes of @fd from offset 0 at a table-aligned address. */
-static inline char *pt_map_aligned(int fd, size_t len, int prot)
+/* An address range of @size whose start is PT_SPAN aligned. */
+static inline void *pt_aligned_hole(size_t size)
 {
-	char *hole = pt_aligned_hole(len), *p;
+	return pt_aligned_hole_to(size, PT_SPAN);
+}
+
+/* Map @len bytes of @fd from offset 0 at an @align-aligned address. */
+static inline char *pt_map_aligned_to(int fd, size_t len, int prot,
+				      size_t align)
+{
+	char *hole = pt_aligned_hole_to(len, align), *p;
 
 	if (!hole)
 		return NULL;
 	p = mmap(hole, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Map @len bytes of @fd from offset 0 at a table-aligned address. */
+static inline char *pt_map_aligned(int fd, size_t len, int prot)
+{
+	return pt_map_aligned_to(fd, len, prot, PT_SPAN);
 }
 
 /* Run @fn(@arg) in a child process: its exit status, or -1. */
