@@ -206,6 +206,7 @@ static inline long ptb_settled_pagetables_kb(void)
 struct ptb_counters {
 	long pagetables_kb;
 	long attach, detach, alloc, free;
+	long pmd_attach, pmd_alloc;	/* the PMD level; -1 if none */
 };
 
 static inline void ptb_snap(struct ptb_counters *c, bool settle)
@@ -216,6 +217,8 @@ static inline void ptb_snap(struct ptb_counters *c, bool settle)
 	c->detach = ptb_vmstat("pt_share_detach");
 	c->alloc = ptb_vmstat("pt_share_table_alloc");
 	c->free = ptb_vmstat("pt_share_table_free");
+	c->pmd_attach = ptb_vmstat("pt_share_pmd_attach");
+	c->pmd_alloc = ptb_vmstat("pt_share_pmd_table_alloc");
 }
 
 /* Counter delta, or -1 when the kernel has no such counter. */

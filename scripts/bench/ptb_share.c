@@ -308,7 +308,8 @@ static int do_hold(const struct opts *o)
 	       " pt_growth_kb=%ld pt_after_kb=%ld vmpte_kb=%ld attach=%ld"
 	       " table_alloc=%ld table_free=%ld detach=%ld teardown_detach=%ld"
 	       " teardown_free=%ld last_minflt=%ld last_map_ms=%.3f"
-	       " last_read_ms=%.3f setup_ms=%.1f teardown_ms=%.1f",
+	       " last_read_ms=%.3f setup_ms=%.1f teardown_ms=%.1f"
+	       " pmd_attach=%ld pmd_table_alloc=%ld",
 	       o->n, o->size >> 20, c0.pagetables_kb, c1.pagetables_kb,
 	       c1.pagetables_kb - c0.pagetables_kb, c2.pagetables_kb, vmpte,
 	       ptb_delta(c0.attach, c1.attach),
@@ -316,7 +317,9 @@ static int do_hold(const struct opts *o)
 	       ptb_delta(c0.detach, c1.detach),
 	       ptb_delta(c1.detach, c2.detach), ptb_delta(c1.free, c2.free),
 	       last.minflt, ptb_ms(last.map_ns), ptb_ms(last.access_ns),
-	       ptb_ms(setup_ns), ptb_ms(teardown_ns));
+	       ptb_ms(setup_ns), ptb_ms(teardown_ns),
+	       ptb_delta(c0.pmd_attach, c1.pmd_attach),
+	       ptb_delta(c0.pmd_alloc, c1.pmd_alloc));
 	return 0;
 }
 
@@ -332,12 +335,13 @@ static void probe_result(const struct opts *o, enum probe what, long fa,
 {
 	ptb_result(o->tag, " n=%d size_mb=%zu probe=%s fault_around=%ld prep=%d"
 	       " map_ms=%.3f access_ms=%.3f total_ms=%.3f minflt=%ld"
-	       " unmap_ms=%.3f exit_ms=%.3f attach=%ld",
+	       " unmap_ms=%.3f exit_ms=%.3f attach=%ld pmd_attach=%ld",
 	       o->n, o->size >> 20, probe_name[what], fa, rep,
 	       ptb_ms(r->map_ns), ptb_ms(r->access_ns),
 	       ptb_ms(r->map_ns + r->access_ns), r->minflt,
 	       ptb_ms(r->unmap_ns), ptb_ms(exit_ns),
-	       ptb_delta(c0->attach, c1->attach));
+	       ptb_delta(c0->attach, c1->attach),
+	       ptb_delta(c0->pmd_attach, c1->pmd_attach));
 }
 
 static int do_probe(const struct opts *o)

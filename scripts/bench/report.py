@@ -154,8 +154,15 @@ def main():
     # New PMD tables a process needs at least: a mapping under 1 GiB can
     # fall inside a PMD table the process already has (its libraries').
     pmds = size_mb // 1024
+    # With PMD tables shared (whole GiBs mapped on a kernel whose
+    # pt_share_pmd_attach moved), one PMD table per GiB serves all N.
+    pmd_level = pmds > 0 and any(
+        (r.get("pmd_attach") or 0) > 0
+        for r in sel(scenario="s1", contender="pt_share"))
 
     def floor_kb(n):
+        if pmd_level:
+            return (tables_per_set + pmds) * KB_PER_TABLE
         return tables_per_set * KB_PER_TABLE + n * pmds * KB_PER_TABLE
 
     ns = sorted({r["n"] for r in sel(scenario="s1")})
@@ -190,8 +197,18 @@ def main():
     # Sharing must really have happened where the contender promises it.
     for n in ns:
         for r in sel(scenario="s1", contender="pt_share", n=n):
-            want = n * tables_per_set
+            # At the PMD level each PTE table is attached once, into the
+            # shared PMD table, and each process attaches once per GiB.
+            want = tables_per_set if pmd_level else n * tables_per_set
             att = r.get("attach", -1)
+            patt = r.get("pmd_attach")
+            if pmd_level and (patt is None or patt < n * pmds):
+                flagged.add(("pt_share", n))
+                warnings.append(
+                    f"s1 pt_share N={n} rep {r.get('rep')}: "
+                    f"pt_share_pmd_attach moved by {patt}, expected {n * pmds}"
+                    " (N x GiBs): PMD tables were NOT shared by every "
+                    "process")
             attrib = r["pt_growth_kb"] - (base[n].median if base[n] else 0)
             limit = 2 * floor_kb(n) + 256
             if att is None or att < 0:
@@ -201,8 +218,8 @@ def main():
                 flagged.add(("pt_share", n))
                 warnings.append(
                     f"s1 pt_share N={n} rep {r.get('rep')}: pt_share_attach "
-                    f"moved by {att}, expected about {want} (N x "
-                    f"{tables_per_set} tables): sharing did NOT happen fully")
+                    f"moved by {att}, expected about {want}: sharing did "
+                    "NOT happen fully")
             if attrib > limit and n > 1:
                 flagged.add(("pt_share", n))
                 warnings.append(
@@ -500,19 +517,56 @@ def main():
                  "the pt_share patches (regression guard only). Every "
                  "process opens and maps the file itself after fork.")
     lines.append("")
-    lines.append(f"Floor (scenario 1): one set of PTE tables plus, per "
-                 f"process, the PMD tables a mapping of S bytes needs at "
-                 f"least: ceil(S / 2 MiB) x 4 kB + N x floor(S / 1 GiB) x "
-                 f"4 kB = {tables_per_set * 4} kB + N x {pmds * 4} kB for "
-                 f"S = {size_mb} MiB (a mapping smaller than 1 GiB can fall "
-                 "inside a PMD table the process already has). "
-                 "Attributable = "
+    if pmd_level:
+        floor_text = (
+            f"Floor (scenario 1): one set of PTE tables and one PMD table "
+            f"per GiB, shared by all N processes (pt_share_pmd_attach moved "
+            f"by N x GiBs): (ceil(S / 2 MiB) + floor(S / 1 GiB)) x 4 kB = "
+            f"{floor_kb(1)} kB for S = {size_mb} MiB, whatever N; each "
+            "process pays a PUD entry in a PUD table it has already. ")
+    else:
+        floor_text = (
+            f"Floor (scenario 1): one set of PTE tables plus, per "
+            f"process, the PMD tables a mapping of S bytes needs at "
+            f"least: ceil(S / 2 MiB) x 4 kB + N x floor(S / 1 GiB) x "
+            f"4 kB = {tables_per_set * 4} kB + N x {pmds * 4} kB for "
+            f"S = {size_mb} MiB (a mapping smaller than 1 GiB can fall "
+            "inside a PMD table the process already has). ")
+    lines.append(floor_text + "Attributable = "
                  "PageTables growth with N processes holding the mapping "
                  "minus the median growth for N processes that map nothing"
                  + (" (baseline: " + ", ".join(
                      f"N={n}: {base[n].text()} kB" for n in ns if base[n])
                     + ")" if any(base.values()) else "") + ".")
     lines.append("")
+    goals = []
+    if pmd_level and ns:
+        n = max(ns)
+        st, pt = s1.get(("stock", n)), s1.get(("pt_share", n))
+        if st and pt and pt.median > 0:
+            x = st.median / pt.median
+            goals.append((f"page-table memory at N={n}, stock / pt_share "
+                          ">= 500", f"{x:.0f}x", x >= 500))
+        f = Cell(vals("last_minflt", scenario="s1", contender="pt_share",
+                      n=n))
+        if f:
+            goals.append((f"N-th process's full read at N={n} in <= 4 "
+                          "faults", f"{f.median}", f.median <= 4))
+        for probe, m in (("munmap", "unmap_ms"), ("exit", "exit_ms")):
+            kw = dict(scenario="s23", probe=probe)
+            st = Cell(vals(m, contender="stock", **kw))
+            pt = Cell(vals(m, contender="pt_share", **kw))
+            if st and pt and pt.median > 0:
+                x = st.median / pt.median
+                goals.append((f"{probe} of a fully read mapping, stock / "
+                              "pt_share >= 100 (emulated)", f"{x:.0f}x",
+                              x >= 100))
+    if goals:
+        lines.append("## Goals of the PMD level")
+        lines.append("")
+        lines += [f"- {g}: {v}, {'met' if ok else '**NOT met**'}"
+                  for g, v, ok in goals]
+        lines.append("")
     if warnings:
         lines.append("## WARNINGS")
         lines.append("")
@@ -552,6 +606,7 @@ def main():
 
     out = {
         "host": host, "guest": envs, "warnings": warnings, "errors": errors,
+        "goals": [{"goal": g, "value": v, "met": ok} for g, v, ok in goals],
         "notes": notes,
         "floor_kb": {str(n): floor_kb(n) for n in ns},
         "baseline_pt_growth_kb": {str(n): base[n].as_dict() for n in ns},
@@ -580,14 +635,14 @@ def main():
                                 len(per[c].values),
                                 "" if x is None else f"{x:.4g}"])
 
-    plot_ptmem(d, ns, s1, floor_kb, size_mb)
+    plot_ptmem(d, ns, s1, floor_kb, size_mb, pmd_level)
     print(f"report: {d}/table.md, results.json, results.csv"
           + (", ptmem_vs_n.png" if os.path.exists(
               os.path.join(d, "ptmem_vs_n.png")) else ""))
     return 0
 
 
-def plot_ptmem(d, ns, s1, floor_kb, size_mb):
+def plot_ptmem(d, ns, s1, floor_kb, size_mb, pmd_level):
     """PageTables attributable vs N, log-log, one line per contender."""
     if not ns or not shutil.which("gnuplot"):
         return
@@ -602,9 +657,11 @@ def plot_ptmem(d, ns, s1, floor_kb, size_mb):
                 cell = s1.get((c, n))
                 row.append(str(max(cell.median, 1)) if cell else "NaN")
             f.write(" ".join(row) + "\n")
+    floor_title = ("floor: one PTE table set + one PMD table per GiB, shared"
+                   if pmd_level else
+                   "floor: one PTE table set + N x floor(S / 1 GiB) PMD tables")
     plots = [f"'{dat}' using 1:2 with lines dashtype 2 lw 2 lc rgb 'gray40' "
-             "title 'floor: one PTE table set + N x floor(S / 1 GiB) PMD "
-             "tables'"]
+             f"title '{floor_title}'"]
     colors = {"stock": "#d62728", "pt_share": "#1f77b4",
               "shmem-thp": "#2ca02c", "hugetlb": "#9467bd"}
     for i, c in enumerate(cols):
