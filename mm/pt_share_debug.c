@@ -7,7 +7,9 @@
  *   nothing depends on it.
  * - A window is armed for one thread, the writer, and closes after one
  *   sleep: no other task is slowed, and a forgotten window costs one sleep.
- * - The sleep is taken only where the caller may sleep.
+ * - The sleep is taken only where the caller may sleep; the one window
+ *   whose caller cannot (GUP-fast, with IRQs off) spins instead, for at
+ *   most PT_SHARE_WINDOW_SPIN_MAX_MS.
  *
  * In /sys/kernel/debug/pt_share/, for each window NAME: write N (1..10000)
  * to NAME_window_ms to sleep N ms in this thread's next pass through the
@@ -19,7 +21,9 @@
  *   cache, before it is freed;
  * - unmap: try_to_unmap() or try_to_migrate() has walked a page-cache
  *   folio's mappings, before a migration copies it and restores or drops
- *   the migration entries the walk installed.
+ *   the migration entries the walk installed;
+ * - gup: GUP-fast holds a reference to a page it reached through a shared
+ *   PMD table, before it checks that the mm still maps that table.
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
@@ -32,6 +36,8 @@
 #include <linux/spinlock.h>
 
 #define PT_SHARE_WINDOW_MAX_MS	10000
+/* A spin with IRQs off: well below the RCU stall and lockup timeouts. */
+#define PT_SHARE_WINDOW_SPIN_MAX_MS	1000
 
 struct pt_share_window {
 	const char *name;
@@ -46,6 +52,7 @@ enum {
 	PT_SHARE_WINDOW_ZAP,
 	PT_SHARE_WINDOW_PUT,
 	PT_SHARE_WINDOW_UNMAP,
+	PT_SHARE_WINDOW_GUP,
 	PT_SHARE_NR_WINDOWS
 };
 
@@ -62,9 +69,13 @@ static struct pt_share_window pt_share_windows[PT_SHARE_NR_WINDOWS] = {
 		.name = "unmap",
 		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[2].lock),
 	},
+	[PT_SHARE_WINDOW_GUP] = {
+		.name = "gup",
+		.lock = __SPIN_LOCK_UNLOCKED(pt_share_windows[3].lock),
+	},
 };
 
-static void pt_share_window_pass(struct pt_share_window *w)
+static void pt_share_window_pass(struct pt_share_window *w, bool spin)
 {
 	unsigned int ms = 0;
 
@@ -72,7 +83,10 @@ static void pt_share_window_pass(struct pt_share_window *w)
 	if (likely(!READ_ONCE(w->pid)))
 		return;
 	/* PREEMPT_COUNT (selected) counts spinlocks and RCU readers here. */
-	if (preempt_count() || irqs_disabled())
+	if (!spin && (preempt_count() || irqs_disabled()))
+		return;
+	/* Never in an interrupt: w->lock is taken with IRQs on elsewhere. */
+	if (in_interrupt())
 		return;
 	spin_lock(&w->lock);
 	if (w->pid == current->pid) {
@@ -84,7 +98,10 @@ static void pt_share_window_pass(struct pt_share_window *w)
 	if (!ms)
 		return;
 	atomic_long_inc(&w->taken);
-	msleep(ms);
+	if (spin)
+		mdelay(min_t(unsigned int, ms, PT_SHARE_WINDOW_SPIN_MAX_MS));
+	else
+		msleep(ms);
 }
 
 /**
@@ -95,7 +112,7 @@ static void pt_share_window_pass(struct pt_share_window *w)
  */
 void pt_share_debug_zap_window(void)
 {
-	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_ZAP]);
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_ZAP], false);
 }
 
 /**
@@ -106,7 +123,7 @@ void pt_share_debug_zap_window(void)
  */
 void pt_share_debug_put_window(void)
 {
-	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_PUT]);
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_PUT], false);
 }
 
 /**
@@ -118,7 +135,20 @@ void pt_share_debug_put_window(void)
  */
 void pt_share_debug_unmap_window(void)
 {
-	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_UNMAP]);
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_UNMAP], false);
+}
+
+/**
+ * pt_share_debug_gup_window - spin in the GUP-fast window, if armed for us
+ *
+ * Called by GUP-fast, with IRQs off, once it holds a reference to a page
+ * it reached through a shared PMD table and before it checks that the mm
+ * still maps that table. It cannot sleep there, so it spins: a detach on
+ * another CPU meanwhile clears the PUD entry, then waits in its flush.
+ */
+void pt_share_debug_gup_window(void)
+{
+	pt_share_window_pass(&pt_share_windows[PT_SHARE_WINDOW_GUP], true);
 }
 
 static int pt_share_window_get(void *data, u64 *val)

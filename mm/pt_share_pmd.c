@@ -447,9 +447,10 @@ bool pt_share_pud_detach(struct vm_area_struct *vma, unsigned long addr,
  * range covers it, else only the spans in the range, through a PMD table
  * of the mm's own that the caller then walks. Truncation and hole punch
  * zapped the PTE tables under the PMD table already, once for every
- * sharer, through the cache. MADV_DONTNEED holds the mmap lock only for
- * read, too little to detach: it leaves the stretch attached, so the pages
- * stay mapped, as the page cache still holds them.
+ * sharer, through the cache. MADV_DONTNEED detached the shared PMD tables
+ * of its range before the zap (__pt_share_dontneed()); one a fault of
+ * another thread attached since then stays, and its pages mapped, as if
+ * that fault had come after the zap.
  *
  * Return: true if the caller must not walk the PMD table at @pud.
  */
@@ -465,6 +466,99 @@ bool __pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
 		return true;
 	pt_share_pud_detach(vma, addr, !whole, false, PT_SHARE_DETACH_UNMAP);
 	return !pud_present(pudp_get(pud));
+}
+
+/* Does [@start, @end) meet a shared PMD table of @mm? Mmap lock held. */
+static bool pt_share_range_meets_pmd(struct mm_struct *mm,
+				     unsigned long start, unsigned long end)
+{
+	unsigned long addr;
+	pud_t *pud;
+
+	for (addr = start & PUD_MASK; addr < end; addr += PUD_SIZE) {
+		pud = pt_share_find_pud(mm, addr);
+		if (pud && pt_share_pud_shared(pudp_get(pud)))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * __pt_share_dontneed - detach the shared PMD tables MADV_DONTNEED meets
+ * @vma: the VMA advised, with the mmap lock held for read
+ * @start: start of the range
+ * @end: its end, within @vma
+ *
+ * MADV_DONTNEED holds the mmap lock only for read, under which a fault of
+ * another thread may keep a pointer into a shared PMD table: too little
+ * to take the PUD entry away. So when the range meets one, drop the lock
+ * as userfaultfd_remove() does, take it for write, write-lock the VMA
+ * (per-VMA-lock faults) and detach each shared PMD table of the range:
+ * a stretch the range covers whole altogether, else through a PMD table
+ * of the mm's own, so that only the spans zapped lose their sharing. The
+ * caller looks the VMA up again and zaps through the mm's own tables.
+ *
+ * Return: false if the mmap lock was dropped; it is not held then.
+ */
+bool __pt_share_dontneed(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr;
+	bool whole;
+
+	if (!vma->vm_file || !(vma->vm_flags & VM_MAYSHARE) ||
+	    !pt_share_range_meets_pmd(mm, start, end))
+		return true;
+	mmap_read_unlock(mm);
+	if (mmap_write_lock_killable(mm))
+		return false;
+	vma = vma_lookup(mm, start);
+	if (vma) {
+		vma_start_write(vma);
+		end = min(end, vma->vm_end);
+		for (addr = start & PUD_MASK; addr < end; addr += PUD_SIZE) {
+			whole = addr >= start && end - addr >= PUD_SIZE;
+			pt_share_pud_detach(vma, max(addr, start), !whole, false,
+					    PT_SHARE_DETACH_UNMAP);
+		}
+	}
+	mmap_write_unlock(mm);
+	return false;
+}
+
+/**
+ * __pt_share_gup_fast_unmapped - does current's mm still map this PMD table?
+ * @pmdp: an entry of a shared PMD table that GUP-fast reached
+ * @addr: the address GUP-fast took a page reference for
+ *
+ * Called with IRQs off, after GUP-fast took its reference (a fully ordered
+ * atomic). A detach changes the PUD entry before it flushes, and the table
+ * is freed only after an RCU grace period, which the IRQs-off section
+ * holds back: a PUD entry read here that still points to the table shows
+ * that the reference was taken while the mm mapped the table. This does
+ * not rest on the detach's flush waiting for this CPU (a paravirt flush
+ * may not send an IPI to a preempted vCPU).
+ *
+ * Return: true if the PUD entry of @addr no longer points to @pmdp's table.
+ */
+bool __pt_share_gup_fast_unmapped(pmd_t *pmdp, unsigned long addr)
+{
+	pgd_t *pgdp = pgd_offset(current->mm, addr), pgd;
+	p4d_t *p4dp, p4d;
+	pud_t pud;
+
+	pt_share_debug_gup_window();
+	pgd = READ_ONCE(*pgdp);
+	if (!pgd_present(pgd))
+		return true;
+	p4dp = p4d_offset_lockless(pgdp, pgd, addr);
+	p4d = READ_ONCE(*p4dp);
+	if (!p4d_present(p4d))
+		return true;
+	pud = READ_ONCE(*pud_offset_lockless(p4dp, p4d, addr));
+	return !pud_present(pud) || pud_leaf(pud) ||
+	       virt_to_ptdesc(pud_pgtable(pud)) != virt_to_ptdesc(pmdp);
 }
 
 /**

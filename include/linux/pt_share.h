@@ -31,6 +31,7 @@ DECLARE_STATIC_KEY_FALSE(pt_share_used_key);
 void pt_share_debug_zap_window(void);
 void pt_share_debug_put_window(void);
 void pt_share_debug_unmap_window(void);
+void pt_share_debug_gup_window(void);
 #else
 static inline void pt_share_debug_zap_window(void)
 {
@@ -41,6 +42,10 @@ static inline void pt_share_debug_put_window(void)
 }
 
 static inline void pt_share_debug_unmap_window(void)
+{
+}
+
+static inline void pt_share_debug_gup_window(void)
 {
 }
 #endif
@@ -154,6 +159,9 @@ bool __pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
 			unsigned long addr, unsigned long end,
 			struct zap_details *details);
 bool __pt_share_free_pud(struct mm_struct *mm, pud_t *pud);
+bool __pt_share_dontneed(struct vm_area_struct *vma, unsigned long start,
+			 unsigned long end);
+bool __pt_share_gup_fast_unmapped(pmd_t *pmdp, unsigned long addr);
 void __pt_share_split_pmd_tables(struct mm_struct *mm,
 				 enum vm_event_item cause);
 bool __pt_share_zap_pmd(struct vm_area_struct *vma, pmd_t *pmd,
@@ -256,6 +264,41 @@ static inline bool pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
 {
 	return static_branch_unlikely(&pt_share_used_key) &&
 	       __pt_share_zap_pud(vma, pud, addr, end, details);
+}
+
+/**
+ * pt_share_dontneed - MADV_DONTNEED meets a range: detach shared PMD tables
+ * @vma: the VMA advised, with the mmap lock held for read
+ * @start: start of the range
+ * @end: its end, within @vma
+ *
+ * Return: false if the mmap lock was dropped (as by userfaultfd_remove()),
+ * and the caller must take it again and look the VMA up again.
+ */
+static inline bool pt_share_dontneed(struct vm_area_struct *vma,
+				     unsigned long start, unsigned long end)
+{
+	return !static_branch_unlikely(&pt_share_used_key) ||
+	       __pt_share_dontneed(vma, start, end);
+}
+
+/**
+ * pt_share_gup_fast_unmapped - recheck GUP-fast's way to a shared PMD table
+ * @pmdp: the pmd entry GUP-fast reached without locks
+ * @addr: the address it took a page reference for
+ *
+ * GUP-fast rechecks the pmd and the PTE once it holds the reference, to
+ * back off from a racing unmap. An mm that detaches from a shared PMD
+ * table leaves the table's entries as they are, so for an entry in one,
+ * the PUD entry of current's mm is rechecked too.
+ *
+ * Return: true if that PUD entry no longer points to @pmdp's table.
+ */
+static inline bool pt_share_gup_fast_unmapped(pmd_t *pmdp, unsigned long addr)
+{
+	return static_branch_unlikely(&pt_share_used_key) &&
+	       pt_share_pmd_in_shared(pmdp) &&
+	       __pt_share_gup_fast_unmapped(pmdp, addr);
 }
 
 /**
@@ -617,6 +660,17 @@ static inline bool pt_share_zap_pud(struct vm_area_struct *vma, pud_t *pud,
 }
 
 static inline bool pt_share_free_pud(struct mm_struct *mm, pud_t *pud)
+{
+	return false;
+}
+
+static inline bool pt_share_dontneed(struct vm_area_struct *vma,
+				     unsigned long start, unsigned long end)
+{
+	return true;
+}
+
+static inline bool pt_share_gup_fast_unmapped(pmd_t *pmdp, unsigned long addr)
 {
 	return false;
 }

@@ -19,19 +19,39 @@
  *     munmap: one 2 MiB span, which C can no longer read;
  *     mremap: one 2 MiB span moved elsewhere, where C reads it;
  *     split: one 2 MiB span PROT_READ and back, which splits the VMA at
- *            two span boundaries and merges it again.
+ *            two span boundaries and merges it again;
+ *     dontneed: MADV_DONTNEED of one span, after which C's RssShmem is
+ *            2 MiB lower (the span's pages are no longer mapped in C);
+ *     uffd: userfaultfd registration (missing mode) of one span.
  *   C detaches from the PMD table (pt_share_pmd_detach moves by one) but
  *   stays attached to the PTE tables of the other spans: PageTables grows
  *   by at most a PMD table and a few PTE tables, not 512. C and H then
  *   read every page they still map and find the data written before;
  *   a write by C after the change is seen by H. Nothing leaks.
- * dontneed_keeps_data: MADV_DONTNEED of one span in C; both read it back.
- *   (MADV_DONTNEED holds the mmap lock only for read, too little to detach
- *   a PMD table: the span stays attached, and its pages mapped.)
+ * gup_fast_vs_pud_detach, gup_fast_vs_pud_free (the CVE-2025-38085 class
+ *   at the PUD level): a thread of C on CPU 0 vmsplice()s a page of the
+ *   GiB, and GUP-fast, which takes a page reference through the shared
+ *   PMD table, spins with IRQs off before its recheck (a debugfs window of
+ *   the debug kernel). Meanwhile C's other thread, on CPU 1, unmaps the
+ *   GiB: the PUD entry is cleared, and the detach waits in its flush. The
+ *   recheck must then see that C no longer maps the PMD table and back
+ *   off: the vmsplice() fails with EFAULT instead of pinning a page C no
+ *   longer maps. With a holder H the table stays; without, it is freed
+ *   (after RCU, which the spinning CPU holds back). Nothing leaks.
+ * stale_tlb_after_pud_detach, stale_tlb_after_last_pud_detach (the
+ *   CVE-2021-4002 class at the PUD level): a reader thread of C on CPU 0
+ *   keeps reading 8 pages of the GiB, which C maps and unmaps whole on
+ *   CPU 1, over and over; after each munmap() the parent punches those
+ *   pages and writes them again, so that their pages are reused. Only the
+ *   PUD detach's flush clears the reader's TLB (the munmap zaps nothing
+ *   and frees no table): a read that succeeds after munmap() returned is
+ *   a stale entry. With a holder H, and with C the last to detach.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,8 +59,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "../../kselftest_harness.h"
@@ -284,7 +309,29 @@ TEST_F_TIMEOUT(pmd, attach_and_exit, 600)
 
 /* ---- partial changes of one mm's view ---------------------------------- */
 
-enum partial_op { OP_MPROTECT, OP_MUNMAP, OP_MREMAP, OP_SPLIT, OP_DONTNEED };
+enum partial_op {
+	OP_MPROTECT, OP_MUNMAP, OP_MREMAP, OP_SPLIT, OP_DONTNEED, OP_UFFD
+};
+
+/* partial_child()'s exit status when the kernel has no userfaultfd. */
+#define NO_UFFD		20
+
+/* Register [@p, @p + @len) with a new userfaultfd, in missing mode. */
+static int uffd_register(char *p, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg))
+		return -EIO;
+	return fd;	/* kept open: closing it would unregister */
+}
 
 /* The span the child changes: the 100th of the GiB; a page inside it. */
 #define OP_SPAN		(100 * PT_SPAN)
@@ -297,7 +344,8 @@ enum partial_op { OP_MPROTECT, OP_MUNMAP, OP_MREMAP, OP_SPLIT, OP_DONTNEED };
  */
 static int partial_child(int fd, enum partial_op op, long *pte_growth)
 {
-	long before, after, pmd_detach;
+	long before, after, pmd_detach, rss = 0;
+	int uffd;
 	uint64_t v = 0;
 	char *p = map_gib(fd), *q;
 
@@ -339,15 +387,26 @@ static int partial_child(int fd, enum partial_op op, long *pte_growth)
 			return 11;
 		break;
 	case OP_DONTNEED:
+		rss = pt_proc_kb("/proc/self/status", "RssShmem");
 		if (madvise(p + OP_SPAN, PT_SPAN, MADV_DONTNEED))
+			return 11;
+		/* Zapped in C only: H still maps the span. */
+		if (rss - pt_proc_kb("/proc/self/status", "RssShmem") !=
+		    (long)(PT_SPAN / 1024))
+			return 16;
+		break;
+	case OP_UFFD:
+		/* The sysctl exists exactly when userfaultfd(2) does. */
+		if (access("/proc/sys/vm/unprivileged_userfaultfd", F_OK))
+			return NO_UFFD;
+		uffd = uffd_register(p + OP_SPAN, PT_SPAN);
+		if (uffd < 0)
 			return 11;
 		break;
 	}
 	after = pt_settled_pagetables_kb();
 	*pte_growth = after - before;
-	/* MADV_DONTNEED may not detach a PMD table (mmap lock for read). */
-	if (pt_read_vmstat("pt_share_pmd_detach") - pmd_detach !=
-	    (op == OP_DONTNEED ? 0 : 1))
+	if (pt_read_vmstat("pt_share_pmd_detach") - pmd_detach != 1)
 		return 14;
 	/* Every page still mapped where it was reads as before. */
 	if (op == OP_MUNMAP || op == OP_MREMAP) {
@@ -386,6 +445,10 @@ static void run_partial(struct __test_metadata *_metadata,
 	close(pfd[0]);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st));
+	if (WEXITSTATUS(st) == NO_UFFD) {
+		ASSERT_EQ(0, holder_stop(&h));
+		SKIP(return, "userfaultfd(2) is not built in (CONFIG_USERFAULTFD)");
+	}
 	EXPECT_EQ(0, WEXITSTATUS(st))
 		TH_LOG("the child failed at step %d", WEXITSTATUS(st));
 	TH_LOG("PageTables grew by %ld kB as the child changed its view", growth);
@@ -419,9 +482,342 @@ TEST_F_TIMEOUT(pmd, partial_split, 600)
 	run_partial(_metadata, self, OP_SPLIT);
 }
 
-TEST_F_TIMEOUT(pmd, dontneed_keeps_data, 600)
+TEST_F_TIMEOUT(pmd, partial_dontneed, 600)
 {
 	run_partial(_metadata, self, OP_DONTNEED);
+}
+
+TEST_F_TIMEOUT(pmd, partial_uffd, 600)
+{
+	run_partial(_metadata, self, OP_UFFD);
+}
+
+/* ---- GUP-fast against a PUD detach (the CVE-2025-38085 class) ---------- */
+
+#define GUP_WINDOW	PT_WINDOW_DIR "/gup_window_ms"
+#define GUP_WINDOWS	PT_WINDOW_DIR "/gup_windows"
+#define GUP_SPIN_MS	400
+#define GUP_PAGE	(200 * PT_SPAN + 3 * PT_PAGE)
+/* gup_child()'s exit status when the unmap missed the window. */
+#define GUP_MISSED	30
+
+struct gup_race {
+	char *p;
+	int go;
+	long ret;
+	int err;
+	double t_end;
+	char byte;
+};
+
+static int pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* On CPU 0: arm the window for this thread, then vmsplice() one page. */
+static void *gup_thread(void *arg)
+{
+	struct gup_race *g = arg;
+	struct iovec iov = { g->p + GUP_PAGE, PT_PAGE };
+	char ms[16];
+	int pfd[2];
+
+	snprintf(ms, sizeof(ms), "%d", GUP_SPIN_MS);
+	g->ret = -2;
+	if (pin_cpu(0) || pipe(pfd) || pt_write_file(GUP_WINDOW, ms)) {
+		__atomic_store_n(&g->go, -1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	__atomic_store_n(&g->go, 1, __ATOMIC_RELEASE);
+	g->ret = vmsplice(pfd[1], &iov, 1, 0);
+	g->err = errno;
+	g->t_end = pt_now();
+	if (g->ret == PT_PAGE && read(pfd[0], &g->byte, 1) != 1)
+		g->ret = -3;
+	pt_write_file(GUP_WINDOW, "0");
+	close(pfd[0]);
+	close(pfd[1]);
+	return NULL;
+}
+
+/* C: map and read the GiB, then race its unmap against the vmsplice(). */
+static int gup_child(int fd)
+{
+	struct gup_race g = { .p = map_gib(fd) };
+	unsigned long w0 = pt_read_ulong(GUP_WINDOWS);
+	double t_unmap;
+	pthread_t t;
+	int go;
+
+	if (!g.p || check(g.p, 0, GIB, 'a'))
+		return 10;
+	if (pin_cpu(1) || pthread_create(&t, NULL, gup_thread, &g))
+		return 11;
+	while (!(go = __atomic_load_n(&g.go, __ATOMIC_ACQUIRE)))
+		;
+	if (go < 0)
+		return 12;
+	/* Well inside the spin: GUP-fast holds its reference by now. */
+	usleep(GUP_SPIN_MS * 1000 / 8);
+	t_unmap = pt_now();
+	if (munmap(g.p, GIB))
+		return 13;
+	pthread_join(t, NULL);
+	if (g.ret < -1)
+		return 14;
+	if (pt_read_ulong(GUP_WINDOWS) != w0 + 1)
+		return 15;	/* GUP-fast did not go through a PMD table */
+	if (g.t_end < t_unmap + GUP_SPIN_MS / 4000.0)
+		return GUP_MISSED;
+	/* Pinned through a PMD table that C no longer mapped. */
+	if (g.ret != -1 || g.err != EFAULT)
+		return 16;
+	return 0;
+}
+
+static void run_gup_race(struct __test_metadata *_metadata,
+			 struct _test_data_pmd *self, bool holder)
+{
+	long detach0 = pt_read_vmstat("pt_share_pmd_detach");
+	struct holder h;
+	int st = GUP_MISSED, round;
+	pid_t pid;
+
+	if (access(GUP_WINDOW, F_OK))
+		SKIP(return, "needs CONFIG_PT_SHARE_DEBUG_WINDOWS (the debug kernel) and debugfs");
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs: the unmap must run while GUP-fast spins");
+	if (holder)
+		ASSERT_EQ(0, holder_start(&h, self->fd));
+	/* A round whose unmap came after the spin proves nothing: retry. */
+	for (round = 0; round < 3 && st == GUP_MISSED; round++) {
+		fflush(NULL);
+		pid = fork();
+		if (!pid)
+			_exit(gup_child(self->fd));
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		ASSERT_TRUE(WIFEXITED(st));
+		st = WEXITSTATUS(st);
+	}
+	EXPECT_EQ(0, st) TH_LOG("the child failed at step %d%s", st,
+				st == GUP_MISSED ? " (the unmap never came inside the window)" :
+				st == 16 ? " (GUP-fast pinned a page after the PUD detach)" : "");
+	EXPECT_LE(round, pt_read_vmstat("pt_share_pmd_detach") - detach0);
+	if (holder) {
+		EXPECT_EQ(0, holder_check(&h, 'a'));
+		ASSERT_EQ(0, holder_stop(&h));
+	}
+	pt_leak_expect(self->s0);
+}
+
+TEST_F_TIMEOUT(pmd, gup_fast_vs_pud_detach, 600)
+{
+	run_gup_race(_metadata, self, true);
+}
+
+TEST_F_TIMEOUT(pmd, gup_fast_vs_pud_free, 600)
+{
+	run_gup_race(_metadata, self, false);
+}
+
+/* ---- a stale TLB after a PUD detach (the CVE-2021-4002 class) ---------- */
+
+#define HOT_PAGES	8
+#define HOT_PAGE(k)	((k) * (GIB / HOT_PAGES / PT_PAGE) + 5)
+/* Where in a hot page its tag goes: past the byte fill() wrote. */
+#define HOT_OFF(k)	(HOT_PAGE(k) * PT_PAGE + 64)
+#define STALE_ITERS	20
+#define READS_AFTER	2000
+
+/* What C and the parent share; the reader is a thread of C. */
+struct stale {
+	long ready, iter, mapped, unmapped, refilled, done;
+	long reads_ok, faults, fails;
+	char *p;
+};
+
+static struct stale *st;
+
+static uint64_t hot_tag(int k, long salt)
+{
+	return (uint64_t)(k + 1) << 32 | (uint64_t)salt;
+}
+
+static int write_hot(int fd, long salt)
+{
+	uint64_t v;
+	int k;
+
+	for (k = 0; k < HOT_PAGES; k++) {
+		v = hot_tag(k, salt);
+		if (pwrite(fd, &v, sizeof(v), HOT_OFF(k)) != sizeof(v))
+			return -1;
+	}
+	return 0;
+}
+
+#define LD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define ST(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* CPU 0: read the hot pages while mapped, and after, until told to stop. */
+static void *stale_reader(void *arg)
+{
+	long it, after, unmapped;
+	uint64_t v;
+	int k = 0, sig;
+
+	if (pin_cpu(0))
+		__atomic_add_fetch(&st->fails, 1, __ATOMIC_RELAXED);
+	while ((it = LD(st->iter)) != -1) {
+		if (it < 0 || LD(st->mapped) != it) {
+			sched_yield();
+			continue;
+		}
+		for (after = 0; after < READS_AFTER && LD(st->iter) == it;) {
+			k = (k + 1) % HOT_PAGES;
+			unmapped = LD(st->unmapped);
+			sig = pt_access64((uint64_t *)(st->p + HOT_OFF(k)), false, &v);
+			if (!sig && (unmapped == it || v != hot_tag(k, 2 * it)))
+				__atomic_add_fetch(&st->fails, 1, __ATOMIC_RELAXED);
+			else if (!sig)
+				__atomic_add_fetch(&st->reads_ok, 1, __ATOMIC_RELAXED);
+			else
+				__atomic_add_fetch(&st->faults, 1, __ATOMIC_RELAXED);
+			if (LD(st->refilled) == it)
+				after++;
+		}
+		ST(st->done, it + 1);
+		while (LD(st->iter) == it)
+			sched_yield();
+	}
+	return NULL;
+}
+
+/* C on CPU 1: map the GiB, touch the hot pages, unmap it; STALE_ITERS times. */
+static int stale_child(int fd)
+{
+	char *hole = pt_aligned_hole_to(GIB, GIB), *p;
+	pthread_t t;
+	long it;
+	int k;
+
+	if (!hole || pin_cpu(1))
+		return 10;
+	/* Hold the range before the reader's stack can land in it. */
+	if (mmap(hole, GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_FIXED | MAP_NORESERVE, -1, 0) != hole)
+		return 10;
+	st->p = hole;
+	pt_fault_setup();
+	if (pthread_create(&t, NULL, stale_reader, NULL))
+		return 11;
+	for (it = 0; it < STALE_ITERS; it++) {
+		while (LD(st->ready) != it)
+			sched_yield();
+		p = mmap(hole, GIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 fd, 0);
+		if (p != hole)
+			return 12;
+		for (k = 0; k < HOT_PAGES; k++)
+			if (PT_LOAD(*(uint64_t *)(p + HOT_OFF(k))) !=
+			    hot_tag(k, 2 * it))
+				return 13;
+		ST(st->iter, it);
+		ST(st->mapped, it);
+		usleep(1000 + it * 100);
+		if (munmap(p, GIB))
+			return 14;
+		ST(st->unmapped, it);
+		/* Keep the range ours: nothing else may be mapped there. */
+		if (mmap(hole, GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_FIXED | MAP_NORESERVE, -1, 0) != hole)
+			return 15;
+		while (LD(st->done) != it + 1)
+			sched_yield();
+	}
+	ST(st->iter, -1);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+static void run_stale(struct __test_metadata *_metadata,
+		      struct _test_data_pmd *self, bool holder)
+{
+	long detach0 = pt_read_vmstat("pt_share_pmd_detach");
+	struct holder h;
+	int status;
+	pid_t pid;
+	long it;
+	int k;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs: a reader on one, the unmap on the other");
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st);
+	memset(st, 0, sizeof(*st));
+	st->iter = -2;
+	st->mapped = -2;
+	st->unmapped = -2;
+	st->refilled = -2;
+	ASSERT_EQ(0, write_hot(self->fd, 0));
+	if (holder)
+		ASSERT_EQ(0, holder_start(&h, self->fd));
+	ASSERT_EQ(0, pin_cpu(1));
+	fflush(NULL);
+	pid = fork();
+	if (!pid)
+		_exit(stale_child(self->fd));
+	for (it = 0; it < STALE_ITERS; it++) {
+		while (LD(st->unmapped) != it) {
+			ASSERT_NE(pid, waitpid(pid, &status, WNOHANG))
+				TH_LOG("C died in iteration %ld", it);
+			sched_yield();
+		}
+		/* C is detached: free the hot pages, reuse them, then refill. */
+		for (k = 0; k < HOT_PAGES; k++)
+			ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+					       FALLOC_FL_KEEP_SIZE,
+					       HOT_PAGE(k) * PT_PAGE, PT_PAGE));
+		ASSERT_EQ(0, write_hot(self->fd, 2 * it + 1));
+		ST(st->refilled, it);
+		while (LD(st->done) != it + 1) {
+			ASSERT_NE(pid, waitpid(pid, &status, WNOHANG))
+				TH_LOG("C died in iteration %ld", it);
+			sched_yield();
+		}
+		/* The next iteration's data, before C maps the file again. */
+		ASSERT_EQ(0, write_hot(self->fd, 2 * (it + 1)));
+		ST(st->ready, it + 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("C failed at step %d", WEXITSTATUS(status));
+	TH_LOG("%ld good reads, %ld faults after detach, %ld bad reads", st->reads_ok,
+	       st->faults, st->fails);
+	EXPECT_EQ(0, st->fails) TH_LOG("a read through a detached GiB succeeded");
+	EXPECT_LT(0, st->faults);
+	EXPECT_LT(0, st->reads_ok);
+	EXPECT_EQ(STALE_ITERS, pt_read_vmstat("pt_share_pmd_detach") - detach0);
+	if (holder)
+		ASSERT_EQ(0, holder_stop(&h));
+	munmap(st, sizeof(*st));
+	pt_leak_expect(self->s0);
+}
+
+TEST_F_TIMEOUT(pmd, stale_tlb_after_pud_detach, 600)
+{
+	run_stale(_metadata, self, true);
+}
+
+TEST_F_TIMEOUT(pmd, stale_tlb_after_last_pud_detach, 600)
+{
+	run_stale(_metadata, self, false);
 }
 
 TEST_HARNESS_MAIN
