@@ -41,7 +41,7 @@ done
 # want STAGE: is STAGE among the stages asked for?
 want() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 # The short forms' guest timeout, also the kasan stage's before its 3x.
-KSELFTEST_SHORT_TIMEOUT=1200
+KSELFTEST_SHORT_TIMEOUT=1800
 # KSELFTEST_ENV: PT_SHARE_FULL=1 runs the racer and the CVE-class tests in
 # their full form (120 s per case, 25 times the stale-TLB iterations).
 if [ "$FULL" = 1 ]; then

@@ -38,6 +38,23 @@
  *   off: the vmsplice() fails with EFAULT instead of pinning a page C no
  *   longer maps. With a holder H the table stays; without, it is freed
  *   (after RCU, which the spinning CPU holds back). Nothing leaks.
+ * rmap_punch_truncate, rmap_move_pages, rmap_swap: two holders H and C
+ *   keep the GiB attached through the shared PMD table while the file's
+ *   rmap side changes entries under it, once for both:
+ *     punch_truncate: a span punched reads zeroes in both, then the file
+ *            truncated to half raises SIGBUS past its end in both;
+ *     move_pages: a third process moves one span's pages to the other
+ *            node (MPOL_MF_MOVE_ALL): every entry cleared is flushed from
+ *            the three processes, and the pages end up there;
+ *     swap: the file's pages are charged to a memcg whose memory.max is
+ *            then set 24 MiB below its usage, which swaps them out to
+ *            zram; with the limit lifted, both read every page back.
+ *   Neither holder detaches from the PMD table; the data is verified in
+ *   both.
+ * fork_storm: a process holding the GiB forks 16 children at once, each
+ *   of which forks a grandchild; each reads the whole GiB in a few faults
+ *   (fork copies no shared PMD table: each attaches it on its first
+ *   fault) and exits. Every counter and PageTables end where they began.
  * stale_tlb_after_pud_detach, stale_tlb_after_last_pud_detach (the
  *   CVE-2021-4002 class at the PUD level): a reader thread of C on CPU 0
  *   keeps reading 8 pages of the GiB, which C maps and unmaps whole on
@@ -60,6 +77,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -73,6 +91,9 @@
 
 #define GIB		(1024UL * 1024 * 1024)
 #define NR_SPANS	(GIB / PT_SPAN)
+/* The span a test changes: the 100th of the GiB; a page inside it. */
+#define OP_SPAN		(100 * PT_SPAN)
+#define OP_PAGE		(OP_SPAN + 7 * PT_PAGE)
 /* One PMD table and the PTE tables of a GiB, in kB. */
 #define GIB_TABLES_KB	((1 + NR_SPANS) * 4)
 
@@ -137,22 +158,51 @@ struct holder {
 	int cmd, ack;
 };
 
+/* What a holder expects to read: the whole GiB, or after a punch or a truncation. */
+static int check_view(char *p, char view, char tag)
+{
+	uint64_t v;
+	unsigned long i;
+
+	switch (view) {
+	case 'c':
+		return check(p, 0, GIB, tag) ? 1 : 0;
+	case 'z':	/* the span at OP_SPAN punched: it reads zeroes */
+		for (i = OP_SPAN / PT_PAGE; i < (OP_SPAN + PT_SPAN) / PT_PAGE; i++)
+			if (PT_LOAD(p[i * PT_PAGE]))
+				return 2;
+		return check(p, 0, OP_SPAN, tag) ||
+		       check(p, OP_SPAN + PT_SPAN, GIB, tag) ? 1 : 0;
+	case 't':	/* then truncated to half: past it is past EOF */
+		if (pt_access64((uint64_t *)(p + GIB / 2), false, &v) != SIGBUS ||
+		    pt_access64((uint64_t *)(p + GIB - 8), false, &v) != SIGBUS)
+			return 3;
+		for (i = OP_SPAN / PT_PAGE; i < (OP_SPAN + PT_SPAN) / PT_PAGE; i++)
+			if (PT_LOAD(p[i * PT_PAGE]))
+				return 2;
+		return check(p, 0, OP_SPAN, tag) ||
+		       check(p, OP_SPAN + PT_SPAN, GIB / 2, tag) ? 1 : 0;
+	}
+	return 4;
+}
+
 /*
- * A holder maps and reads the GiB, acks, then runs commands: 'c' checks
- * every page against the tag that follows, 'q' quits. Each ack byte is 0
- * on success.
+ * A holder maps and reads the GiB, acks, then runs commands: a view
+ * ('c' all, 'z' punched span, 't' truncated) and a tag check what it
+ * maps, 'q' quits. Each ack byte is 0 on success.
  */
 static void holder_main(int fd, int cmd, int ack)
 {
 	char *p = map_gib(fd);
 	char c, tag, ok = p && !check(p, 0, GIB, 'a') ? 0 : 1;
 
+	pt_fault_setup();
 	if (write(ack, &ok, 1) != 1)
 		_exit(1);
 	while (read(cmd, &c, 1) == 1 && c != 'q') {
 		if (read(cmd, &tag, 1) != 1)
 			break;
-		ok = p && !check(p, 0, GIB, tag) ? 0 : 1;
+		ok = p ? check_view(p, c, tag) : 1;
 		if (write(ack, &ok, 1) != 1)
 			break;
 	}
@@ -182,13 +232,18 @@ static int holder_start(struct holder *h, int fd)
 	return ok;
 }
 
-static int holder_check(struct holder *h, char tag)
+static int holder_view(struct holder *h, char view, char tag)
 {
-	char buf[2] = { 'c', tag }, ok;
+	char buf[2] = { view, tag }, ok;
 
 	if (write(h->cmd, buf, 2) != 2 || read(h->ack, &ok, 1) != 1)
 		return -1;
 	return ok;
+}
+
+static int holder_check(struct holder *h, char tag)
+{
+	return holder_view(h, 'c', tag);
 }
 
 static int holder_stop(struct holder *h)
@@ -332,10 +387,6 @@ static int uffd_register(char *p, size_t len)
 		return -EIO;
 	return fd;	/* kept open: closing it would unregister */
 }
-
-/* The span the child changes: the 100th of the GiB; a page inside it. */
-#define OP_SPAN		(100 * PT_SPAN)
-#define OP_PAGE		(OP_SPAN + 7 * PT_PAGE)
 
 /*
  * The child: map and read, change the view, then check what it still maps
@@ -490,6 +541,204 @@ TEST_F_TIMEOUT(pmd, partial_dontneed, 600)
 TEST_F_TIMEOUT(pmd, partial_uffd, 600)
 {
 	run_partial(_metadata, self, OP_UFFD);
+}
+
+/* ---- rmap-driven changes under a shared PMD table ---------------------- */
+
+#define PMD_CG		"/sys/fs/cgroup/pt_share_pmd"
+
+TEST_F_TIMEOUT(pmd, rmap_punch_truncate, 600)
+{
+	long detach0 = pt_read_vmstat("pt_share_pmd_detach");
+	struct holder h, c;
+
+	ASSERT_EQ(0, holder_start(&h, self->fd));
+	ASSERT_EQ(0, holder_start(&c, self->fd));
+	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       OP_SPAN, PT_SPAN));
+	EXPECT_EQ(0, holder_view(&h, 'z', 'a'));
+	EXPECT_EQ(0, holder_view(&c, 'z', 'a'));
+	ASSERT_EQ(0, ftruncate(self->fd, GIB / 2));
+	EXPECT_EQ(0, holder_view(&h, 't', 'a'));
+	EXPECT_EQ(0, holder_view(&c, 't', 'a'));
+	/* The rmap side changed the entries, not the holders' PUD entries. */
+	EXPECT_EQ(detach0, pt_read_vmstat("pt_share_pmd_detach"));
+	ASSERT_EQ(0, holder_stop(&h));
+	ASSERT_EQ(0, holder_stop(&c));
+	pt_leak_expect(self->s0);
+}
+
+/* A third process moves the span at OP_SPAN to the other node. */
+static int move_span(void *arg)
+{
+	unsigned long i, n = PT_SPAN / PT_PAGE;
+	int *fd = arg, nodes[PT_SPAN / PT_PAGE], status[PT_SPAN / PT_PAGE];
+	void *pages[PT_SPAN / PT_PAGE];
+	char *p = map_gib(*fd);
+
+	if (!p)
+		return 10;
+	for (i = 0; i < n; i++)
+		pages[i] = p + OP_SPAN + i * PT_PAGE;
+	if (check(p, OP_SPAN, OP_SPAN + PT_SPAN, 'a') ||
+	    syscall(__NR_move_pages, 0, n, pages, NULL, nodes, 0))
+		return 11;
+	for (i = 0; i < n; i++) {
+		if (nodes[i] < 0)
+			return 12;
+		nodes[i] = !nodes[i];
+	}
+	if (syscall(__NR_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE_ALL))
+		return 13;
+	for (i = 0; i < n; i++)
+		if (status[i] != nodes[i])
+			return 14;
+	return check(p, 0, GIB, 'a') ? 15 : 0;
+}
+
+TEST_F_TIMEOUT(pmd, rmap_move_pages, 600)
+{
+	long detach0 = pt_read_vmstat("pt_share_pmd_detach");
+	long f0, b0, m0, entries, mms;
+	struct holder h, c;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs two NUMA nodes (numa=fake=2)");
+	ASSERT_EQ(0, holder_start(&h, self->fd));
+	ASSERT_EQ(0, holder_start(&c, self->fd));
+	f0 = pt_read_vmstat("pt_share_flush");
+	b0 = pt_read_vmstat("pt_share_flush_batched");
+	m0 = pt_read_vmstat("pt_share_flush_mms");
+	EXPECT_EQ(0, pt_in_child(move_span, &self->fd));
+	entries = pt_read_vmstat("pt_share_flush") - f0 +
+		  pt_read_vmstat("pt_share_flush_batched") - b0;
+	mms = pt_read_vmstat("pt_share_flush_mms") - m0;
+	TH_LOG("%ld shared entries cleared and flushed, reaching %ld mms", entries, mms);
+	/* Each entry of the span, flushed from H, C and the mover. */
+	EXPECT_LE((long)(PT_SPAN / PT_PAGE), entries);
+	EXPECT_LE(3 * entries, mms);
+	EXPECT_EQ(0, holder_check(&h, 'a'));
+	EXPECT_EQ(0, holder_check(&c, 'a'));
+	/* The mover's exit detached; H and C did not. */
+	EXPECT_EQ(detach0 + 1, pt_read_vmstat("pt_share_pmd_detach"));
+	ASSERT_EQ(0, holder_stop(&h));
+	ASSERT_EQ(0, holder_stop(&c));
+	pt_leak_expect(self->s0);
+}
+
+/* Write the file again from inside @arg's memcg, which is charged for it. */
+static int fill_in_cg(void *arg)
+{
+	int *fd = arg;
+
+	if (pt_cg_enter(PMD_CG))
+		return 10;
+	return fill(*fd, 'a') ? 11 : 0;
+}
+
+static long swap_used_kb(void)
+{
+	return pt_proc_kb("/proc/meminfo", "SwapTotal") -
+	       pt_proc_kb("/proc/meminfo", "SwapFree");
+}
+
+TEST_F_TIMEOUT(pmd, rmap_swap, 900)
+{
+	long detach0 = pt_read_vmstat("pt_share_pmd_detach"), cur, sw0, sw1;
+	struct holder h, c;
+	char max[32];
+
+	if (!pt_swap_setup(PMD_CG, NULL)) {
+		pt_swap_teardown(PMD_CG);
+		SKIP(return, "needs zram, mkswap and the memory controller");
+	}
+	/* The pages are charged to the memcg that allocates them. */
+	ASSERT_EQ(0, ftruncate(self->fd, 0));
+	ASSERT_EQ(0, ftruncate(self->fd, GIB));
+	ASSERT_EQ(0, pt_in_child(fill_in_cg, &self->fd));
+	ASSERT_EQ(0, holder_start(&h, self->fd));
+	ASSERT_EQ(0, holder_start(&c, self->fd));
+	cur = pt_read_ulong(PMD_CG "/memory.current");
+	sw0 = swap_used_kb();
+	snprintf(max, sizeof(max), "%ld", cur - 24L * 1024 * 1024);
+	/* Reclaims down to the limit, through H's and C's shared tables. */
+	EXPECT_EQ(0, pt_write_file(PMD_CG "/memory.max", max));
+	sw1 = swap_used_kb();
+	TH_LOG("memcg %ld kB -> %lu kB, swap used %ld -> %ld kB", cur / 1024,
+	       pt_read_ulong(PMD_CG "/memory.current") / 1024, sw0, sw1);
+	EXPECT_LE(16 * 1024, sw1 - sw0);
+	EXPECT_EQ(0, pt_write_file(PMD_CG "/memory.max", "max"));
+	/* Swapped in through the shared tables, in both. */
+	EXPECT_EQ(0, holder_check(&h, 'a'));
+	EXPECT_EQ(0, holder_check(&c, 'a'));
+	EXPECT_EQ(detach0, pt_read_vmstat("pt_share_pmd_detach"));
+	ASSERT_EQ(0, holder_stop(&h));
+	ASSERT_EQ(0, holder_stop(&c));
+	close(self->fd);
+	self->fd = -1;
+	pt_swap_teardown(PMD_CG);
+	pt_leak_expect(self->s0);
+}
+
+/* ---- fork storms -------------------------------------------------------- */
+
+#define STORM_CHILDREN	16
+
+/* Read the GiB: exit 0 if right and in a few faults (the PMD table). */
+static int storm_read(char *p)
+{
+	struct rusage r0, r1;
+
+	getrusage(RUSAGE_SELF, &r0);
+	if (check(p, 0, GIB, 'a'))
+		return 1;
+	getrusage(RUSAGE_SELF, &r1);
+	return r1.ru_minflt - r0.ru_minflt > 8 ? 2 : 0;
+}
+
+static int storm(void *arg)
+{
+	pid_t pids[STORM_CHILDREN], gc;
+	int *fd = arg, i, st, gst, bad = 0;
+	char *p = map_gib(*fd);
+
+	if (!p || check(p, 0, GIB, 'a'))
+		return 10;
+	fflush(NULL);
+	for (i = 0; i < STORM_CHILDREN; i++) {
+		pids[i] = fork();
+		if (!pids[i]) {
+			gc = fork();
+			if (!gc)
+				_exit(storm_read(p));
+			st = storm_read(p);
+			if (gc < 0 || waitpid(gc, &gst, 0) != gc || !WIFEXITED(gst))
+				_exit(3);
+			_exit(st ? 4 : WEXITSTATUS(gst));
+		}
+	}
+	for (i = 0; i < STORM_CHILDREN; i++) {
+		if (pids[i] < 0 || waitpid(pids[i], &st, 0) != pids[i] ||
+		    !WIFEXITED(st) || WEXITSTATUS(st))
+			bad = 20 + i;
+	}
+	return bad;
+}
+
+TEST_F_TIMEOUT(pmd, fork_storm, 900)
+{
+	long a0 = pt_read_vmstat("pt_share_pmd_attach");
+	long d0 = pt_read_vmstat("pt_share_pmd_detach");
+	long a1, d1;
+
+	EXPECT_EQ(0, pt_in_child(storm, &self->fd));
+	a1 = pt_read_vmstat("pt_share_pmd_attach") - a0;
+	d1 = pt_read_vmstat("pt_share_pmd_detach") - d0;
+	TH_LOG("%ld PUD attaches, %ld detaches", a1, d1);
+	/* The holder, each child and each grandchild attached once. */
+	EXPECT_LE(1 + 2 * STORM_CHILDREN, a1);
+	EXPECT_EQ(a1, d1);
+	pt_leak_expect(self->s0);
 }
 
 /* ---- GUP-fast against a PUD detach (the CVE-2025-38085 class) ---------- */
