@@ -543,15 +543,17 @@ def main():
     if pmd_level and ns:
         n = max(ns)
         st, pt = s1.get(("stock", n)), s1.get(("pt_share", n))
-        if st and pt and pt.median > 0:
+        # The memory goal is set at N = 1,024; the fault goal per GiB.
+        if st and pt and pt.median > 0 and n == 1024:
             x = st.median / pt.median
             goals.append((f"page-table memory at N={n}, stock / pt_share "
                           ">= 500", f"{x:.0f}x", x >= 500))
         f = Cell(vals("last_minflt", scenario="s1", contender="pt_share",
                       n=n))
         if f:
-            goals.append((f"N-th process's full read at N={n} in <= 4 "
-                          "faults", f"{f.median}", f.median <= 4))
+            goals.append((f"N-th process's full read of {pmds} GiB at "
+                          f"N={n} in <= {4 * pmds} faults", f"{f.median}",
+                          f.median <= 4 * pmds))
         for probe, m in (("munmap", "unmap_ms"), ("exit", "exit_ms")):
             kw = dict(scenario="s23", probe=probe)
             st = Cell(vals(m, contender="stock", **kw))
