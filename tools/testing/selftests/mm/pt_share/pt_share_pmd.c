@@ -55,6 +55,14 @@
  *   of which forks a grandchild; each reads the whole GiB in a few faults
  *   (fork copies no shared PMD table: each attaches it on its first
  *   fault) and exits. Every counter and PageTables end where they began.
+ * split_race (the CVE-2025-38084 class at the PUD level): in C, one
+ *   thread makes a page of the GiB read-only and writable again, which
+ *   splits its VMA inside the GiB and merges it, over and over, while a
+ *   second thread keeps faulting the GiB and tries to write the page each
+ *   time it is read-only; a process B maps, reads and unmaps the GiB in a
+ *   loop, so that the shared PMD table is attached, released and created
+ *   again meanwhile. No write to the read-only page may succeed, every
+ *   read is right, and nothing leaks.
  * stale_tlb_after_pud_detach, stale_tlb_after_last_pud_detach (the
  *   CVE-2021-4002 class at the PUD level): a reader thread of C on CPU 0
  *   keeps reading 8 pages of the GiB, which C maps and unmaps whole on
@@ -91,6 +99,10 @@
 
 #define GIB		(1024UL * 1024 * 1024)
 #define NR_SPANS	(GIB / PT_SPAN)
+/* Flags between the threads and processes of a test. */
+#define LD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define ST(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
 /* The span a test changes: the 100th of the GiB; a page inside it. */
 #define OP_SPAN		(100 * PT_SPAN)
 #define OP_PAGE		(OP_SPAN + 7 * PT_PAGE)
@@ -874,6 +886,125 @@ TEST_F_TIMEOUT(pmd, gup_fast_vs_pud_free, 600)
 	run_gup_race(_metadata, self, false);
 }
 
+/* ---- a split inside the GiB racing attaches (the CVE-2025-38084 class) - */
+
+#define SPLIT_ROUNDS	100
+
+struct split_race {
+	int ro, tried, stop;
+	long bad_writes, bad_reads, rounds;
+	char *p;
+};
+
+static struct split_race *sr;
+
+/* C's faulting thread, on CPU 0: read spans, write the page when told. */
+static void *split_faulter(void *arg)
+{
+	unsigned long span = 0;
+	uint64_t v, w;
+
+	pin_cpu(0);
+	while (!LD(sr->stop)) {
+		span = (span + 37) % NR_SPANS;
+		if (check(sr->p, span * PT_SPAN, span * PT_SPAN + 16 * PT_PAGE, 'a'))
+			__atomic_add_fetch(&sr->bad_reads, 1, __ATOMIC_RELAXED);
+		if (LD(sr->ro) && !LD(sr->tried)) {
+			v = PT_LOAD(*(uint64_t *)(sr->p + OP_PAGE));
+			w = v;
+			if (pt_access64((uint64_t *)(sr->p + OP_PAGE), true, &w) != SIGSEGV)
+				__atomic_add_fetch(&sr->bad_writes, 1, __ATOMIC_RELAXED);
+			ST(sr->tried, 1);
+		}
+	}
+	return NULL;
+}
+
+/* C: split and merge its VMA inside the GiB, SPLIT_ROUNDS times. */
+static int split_child(int fd)
+{
+	pthread_t t;
+	int r;
+
+	sr->p = map_gib(fd);
+	if (!sr->p || check(sr->p, 0, GIB, 'a'))
+		return 10;
+	pt_fault_setup();
+	if (pin_cpu(1) || pthread_create(&t, NULL, split_faulter, NULL))
+		return 11;
+	for (r = 0; r < SPLIT_ROUNDS; r++) {
+		if (mprotect(sr->p + OP_PAGE, PT_PAGE, PROT_READ))
+			return 12;
+		ST(sr->tried, 0);
+		ST(sr->ro, 1);
+		while (!LD(sr->tried))
+			sched_yield();
+		ST(sr->ro, 0);
+		if (mprotect(sr->p + OP_PAGE, PT_PAGE, PROT_READ | PROT_WRITE))
+			return 13;
+		sr->rounds++;
+	}
+	ST(sr->stop, 1);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+/* B: attach, read and detach the GiB until C is done. */
+static int split_attacher(int fd)
+{
+	unsigned long span = 1;
+	char *p;
+
+	while (!LD(sr->stop)) {
+		p = map_gib(fd);
+		if (!p)
+			return 20;
+		span = (span + 11) % NR_SPANS;
+		if (check(p, span * PT_SPAN, span * PT_SPAN + 16 * PT_PAGE, 'a') ||
+		    check(p, OP_SPAN, OP_SPAN + PT_SPAN, 'a'))
+			__atomic_add_fetch(&sr->bad_reads, 1, __ATOMIC_RELAXED);
+		munmap(p, GIB);
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(pmd, split_race, 900)
+{
+	long a0 = pt_read_vmstat("pt_share_pmd_attach");
+	pid_t b, c;
+	int st;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs: the split and the faults in parallel");
+	sr = mmap(NULL, sizeof(*sr), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sr);
+	memset(sr, 0, sizeof(*sr));
+	fflush(NULL);
+	c = fork();
+	if (!c)
+		_exit(split_child(self->fd));
+	b = fork();
+	if (!b)
+		_exit(split_attacher(self->fd));
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	ST(sr->stop, 1);
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st))
+		TH_LOG("C failed at step %d", WEXITSTATUS(st));
+	ASSERT_EQ(b, waitpid(b, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
+	TH_LOG("%ld rounds, %ld PUD attaches, %ld writes to the read-only page, %ld bad reads",
+	       sr->rounds, pt_read_vmstat("pt_share_pmd_attach") - a0, sr->bad_writes,
+	       sr->bad_reads);
+	EXPECT_EQ(SPLIT_ROUNDS, sr->rounds);
+	EXPECT_EQ(0, sr->bad_writes);
+	EXPECT_EQ(0, sr->bad_reads);
+	/* B attached the PMD table again and again meanwhile. */
+	EXPECT_LT(2, pt_read_vmstat("pt_share_pmd_attach") - a0);
+	munmap(sr, sizeof(*sr));
+	pt_leak_expect(self->s0);
+}
+
 /* ---- a stale TLB after a PUD detach (the CVE-2021-4002 class) ---------- */
 
 #define HOT_PAGES	8
@@ -909,9 +1040,6 @@ static int write_hot(int fd, long salt)
 	}
 	return 0;
 }
-
-#define LD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define ST(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 /* CPU 0: read the hot pages while mapped, and after, until told to stop. */
 static void *stale_reader(void *arg)
