@@ -540,12 +540,17 @@ def main():
                     + ")" if any(base.values()) else "") + ".")
     lines.append("")
     goals = []
+
+    def faster(st, pt):
+        """stock median / pt_share median, or None without both."""
+        return st.median / pt.median if st and pt and pt.median > 0 else None
+
     if pmd_level and ns:
         n = max(ns)
         st, pt = s1.get(("stock", n)), s1.get(("pt_share", n))
         # The memory goal is set at N = 1,024; the fault goal per GiB.
-        if st and pt and pt.median > 0 and n == 1024:
-            x = st.median / pt.median
+        x = faster(st, pt)
+        if x is not None and n == 1024:
             goals.append((f"page-table memory at N={n}, stock / pt_share "
                           ">= 500", f"{x:.0f}x", x >= 500))
         f = Cell(vals("last_minflt", scenario="s1", contender="pt_share",
@@ -556,10 +561,9 @@ def main():
                           f.median <= 4 * pmds))
         for probe, m in (("munmap", "unmap_ms"), ("exit", "exit_ms")):
             kw = dict(scenario="s23", probe=probe)
-            st = Cell(vals(m, contender="stock", **kw))
-            pt = Cell(vals(m, contender="pt_share", **kw))
-            if st and pt and pt.median > 0:
-                x = st.median / pt.median
+            x = faster(Cell(vals(m, contender="stock", **kw)),
+                       Cell(vals(m, contender="pt_share", **kw)))
+            if x is not None:
                 goals.append((f"{probe} of a fully read mapping, stock / "
                               "pt_share >= 100 (emulated)", f"{x:.0f}x",
                               x >= 100))
